@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Build the two free-threaded interpreters side by side from one tarball:
+#
+#   stock     CPython 3.13.5 --disable-gil, no patches
+#   tricolor  the same, with runtime-patch/series applied
+#
+#   scripts/build-cpython.sh [--tarball PATH] [--only stock|tricolor] [--jobs N]
+#
+# Each build is installed into $TRICOLOR_CACHE/cpython/<variant>-<key>, where
+# key hashes the tarball, the configure flags, the build recipe version and
+# (tricolor) every file under runtime-patch/.  An unchanged tree reuses the build.  The results
+# are linked as build/bin/python3.13t-stock and build/bin/python3.13t-tricolor.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+
+tarball_arg=() only="" jobs=$(nproc)
+while (($#)); do
+    case $1 in
+        --tarball) [[ $# -ge 2 ]] || die "--tarball needs a path"; tarball_arg=(--tarball "$2"); shift 2 ;;
+        --only) [[ ${2:-} == stock || ${2:-} == tricolor ]] || die "--only takes stock or tricolor"; only=$2; shift 2 ;;
+        --jobs) jobs=$2; shift 2 ;;
+        *) die "unknown argument: $1 (usage: build-cpython.sh [--tarball PATH] [--only stock|tricolor] [--jobs N])" ;;
+    esac
+done
+
+tarball=$("$here/fetch-cpython.sh" "${tarball_arg[@]}")
+configure_flags=(--disable-gil --with-ensurepip=no --with-system-libmpdec=no)
+patchdir=$TRICOLOR_ROOT/runtime-patch
+
+# Bump when the build steps below change in a way that changes the result.
+recipe=1
+
+key_of() {  # key_of VARIANT: the hash of everything the build depends on
+    {
+        echo "$CPYTHON_SHA256 $1 ${configure_flags[*]} recipe=$recipe"
+        if [[ $1 == tricolor ]]; then
+            (cd "$patchdir" && find . -type f ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+        fi
+    } | sha256sum | cut -c1-16
+}
+
+apply_series() {  # apply_series SRCDIR: apply runtime-patch/series in order
+    local src=$1 p
+    [[ -f $patchdir/series ]] || die "missing $patchdir/series"
+    while read -r p; do
+        [[ -z $p || $p == \#* ]] && continue
+        [[ -f $patchdir/patches/$p ]] || die "series names $p, which is not in runtime-patch/patches/"
+        patch -d "$src" -p1 --quiet --forward --no-backup-if-mismatch < "$patchdir/patches/$p" \
+            || die "patch $p does not apply to CPython $CPYTHON_VERSION"
+    done < "$patchdir/series"
+}
+
+build_one() {  # build_one VARIANT DEST: extract, patch, configure, make, install
+    local variant=$1 dest=$2 work=$2.work
+    rm -rf "$work"; mkdir -p "$work"
+    tar -xf "$tarball" -C "$work"
+    local src=$work/Python-$CPYTHON_VERSION
+    [[ $variant == tricolor ]] && apply_series "$src"
+    mkdir -p "$work/build"
+    (
+        cd "$work/build"
+        "$src/configure" --prefix="$dest" "${configure_flags[@]}" > "$work/configure.log" 2>&1 \
+            || { echo "configure failed, see $work/configure.log"; exit 1; }
+        make -j"$jobs" > "$work/make.log" 2>&1 || { echo "make failed, see $work/make.log"; exit 1; }
+        make install > "$work/install.log" 2>&1 || { echo "make install failed, see $work/install.log"; exit 1; }
+    ) > "$work/status" 2>&1 || return 1
+    "$dest/bin/python3.13t" -c 'import sys; assert not sys._is_gil_enabled()' \
+        || { echo "the installed interpreter has the GIL enabled" > "$work/status"; return 1; }
+    rm -rf "$work"
+    touch "$dest/.complete"
+}
+
+progress() {  # progress VARIANT DEST PID: one line every 20 s while a build runs
+    local variant=$1 work=$2.work pid=$3 start=$SECONDS step
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 20
+        kill -0 "$pid" 2>/dev/null || break
+        if [[ -f $work/install.log ]]; then step="make install"
+        elif [[ -f $work/make.log ]]; then step="make, $(grep -c -- ' -o ' "$work/make.log") of about 430 files compiled"
+        else step="configure"; fi
+        log "$variant: $step, $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
+    done
+}
+
+variants=(stock tricolor)
+[[ -n $only ]] && variants=("$only")
+mkdir -p "$TRICOLOR_ROOT/build/bin" "$TRICOLOR_CACHE/cpython"
+pids=() dests=()
+for v in "${variants[@]}"; do
+    dest=$TRICOLOR_CACHE/cpython/$v-$(key_of "$v")
+    dests+=("$dest")
+    if [[ -f $dest/.complete ]]; then
+        log "$v: cached build $dest"
+        continue
+    fi
+    rm -rf "$dest"
+    log "$v: building CPython $CPYTHON_VERSION (${configure_flags[*]}) into $dest"
+    build_one "$v" "$dest" & pids+=($!)
+    progress "$v" "$dest" "$!" &
+done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+wait
+for i in "${!variants[@]}"; do
+    v=${variants[$i]} dest=${dests[$i]}
+    if [[ ! -f $dest/.complete ]]; then
+        log "$v: build failed: $(cat "$dest.work/status" 2>/dev/null)"
+        failed=1
+        continue
+    fi
+    ln -sfn "$dest/bin/python3.13t" "$TRICOLOR_ROOT/build/bin/python3.13t-$v"
+    ln -sfn "$dest" "$TRICOLOR_ROOT/build/cpython-$v"
+    log "$v: build/bin/python3.13t-$v -> $dest/bin/python3.13t"
+done
+((failed == 0)) || die "CPython build failed"

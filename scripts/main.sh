@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The main job: set up a fresh Debian machine, build stock and tricolor
+# CPython 3.13.5t side by side (cached), run the measurements and print the
+# stock-vs-tricolor tables.  Results land in papers/results/.
+#
+#   scripts/main.sh [--tarball PATH] [--quick]
+#
+# --quick runs fewer repetitions (for a look, not for the paper).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+
+tarball_arg=() quick=0
+while (($#)); do
+    case $1 in
+        --tarball) tarball_arg=(--tarball "${2:?--tarball needs a path}"); shift 2 ;;
+        --quick) quick=1; shift ;;
+        *) die "unknown argument: $1 (usage: main.sh [--tarball PATH] [--quick])" ;;
+    esac
+done
+
+start=$SECONDS
+"$here/setup.sh" "${tarball_arg[@]}" >/dev/null
+"$here/build-cpython.sh" "${tarball_arg[@]}"
+cd "$TRICOLOR_ROOT"
+py=(--stock build/bin/python3.13t-stock --tricolor build/bin/python3.13t-tricolor --out papers/results)
+if ((quick)); then
+    repeat=(--repeat 1) runs=(--runs 3)
+else
+    repeat=(--repeat 3) runs=(--runs 11)
+fi
+log "(a) gc.collect() pause vs live-heap size"
+/usr/bin/python3 bench/gc_pause.py "${py[@]}"
+log "(b) time-to-safepoint: unrelated-thread stall during long native calls"
+/usr/bin/python3 bench/safepoint.py "${py[@]}" "${repeat[@]}"
+log "(c) overhead with nothing pending"
+/usr/bin/python3 bench/overhead.py "${py[@]}" "${runs[@]}"
+log "done in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; results in papers/results/"

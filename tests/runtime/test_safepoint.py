@@ -1,0 +1,182 @@
+"""Tests of the tricolor fork's safepoint API, pause statistics and stress mode.
+
+Run by ctest with the tricolor interpreter:
+
+    python3.13t-tricolor tests/runtime/test_safepoint.py EXT_DIR
+
+EXT_DIR holds the _safepoint_test extension built against the fork.  Strategy:
+a C loop that never detaches runs in one thread while another thread asks for a
+stop-the-world pause (gc.collect()).  With the poll, the collection finishes
+while the loop is still running and the loop sees itself parked; without it,
+the collection waits for the loop to end.  The second case is the control that
+shows the first can fail.
+"""
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import unittest
+
+EXT_DIR = sys.argv.pop(1) if len(sys.argv) > 1 else os.environ["TRICOLOR_TEST_EXT_DIR"]
+sys.path.insert(0, EXT_DIR)
+import _safepoint_test as ext  # noqa: E402
+
+SPIN_S = 1.0
+
+
+def collect_while(target, *args):
+    """Run target(*args) in a thread; 0.1 s in, time a gc.collect() here.
+
+    Returns (collect_s, collect_end_offset_s, target_result, target_s)."""
+    out = {}
+
+    def run():
+        t0 = time.perf_counter()
+        out["result"] = target(*args)
+        out["end"] = time.perf_counter()
+        out["elapsed"] = out["end"] - t0
+
+    th = threading.Thread(target=run)
+    th.start()
+    time.sleep(0.1)
+    t0 = time.perf_counter()
+    gc.collect()
+    t1 = time.perf_counter()
+    th.join()
+    return t1 - t0, out["end"] - t1, out["result"], out["elapsed"]
+
+
+class SafepointPoll(unittest.TestCase):
+    def test_poll_parks_for_a_collection(self):
+        collect_s, loop_left_s, gap, _ = collect_while(ext.spin, SPIN_S, True)
+        # The collection ended while the loop still had most of its second
+        # to run, so the loop must have parked at a poll.
+        self.assertLess(collect_s, 0.2)
+        self.assertGreater(loop_left_s, 0.3)
+        # ...and the loop saw the pause as a gap between two iterations.
+        self.assertGreater(gap, 1e-5)
+
+    def test_without_poll_the_collection_waits(self):
+        # Control: the same loop without polls holds the pause back.
+        collect_s, loop_left_s, _, _ = collect_while(ext.spin, SPIN_S, False)
+        self.assertGreater(collect_s, 0.5)
+        self.assertLess(loop_left_s, 0.05)
+
+    def test_pause_stats_record_time_to_safepoint(self):
+        gc.reset_pause_stats()
+        collect_while(ext.spin, 0.5, True)
+        stats = gc.get_pause_stats()
+        self.assertGreaterEqual(stats["count"], 1)
+        self.assertLess(stats["max_wait_ns"], 50_000_000)
+        gc.reset_pause_stats()
+        collect_while(ext.spin, 0.5, False)
+        # Without polls the request waited for the rest of the loop.
+        self.assertGreater(gc.get_pause_stats()["max_wait_ns"], 200_000_000)
+
+    def test_poll_keeps_critical_sections(self):
+        # A poll parks without unlocking what the caller locked: a thread that
+        # appends to the locked list waits until the loop ends, even though
+        # the loop parked for a collection meanwhile.
+        shared = []
+        appended = {}
+
+        def appender():
+            time.sleep(0.2)
+            shared.append(1)
+            appended["at"] = time.perf_counter()
+
+        th = threading.Thread(target=appender)
+        th.start()
+        collect_s, _, gap, _ = collect_while(ext.spin_locked, shared, SPIN_S)
+        loop_end = time.perf_counter()
+        th.join()
+        self.assertLess(collect_s, 0.2)
+        self.assertGreater(gap, 1e-5)
+        self.assertEqual(shared, [1])
+        self.assertGreaterEqual(appended["at"], loop_end - 0.3)
+
+    def test_poll_without_thread_state_is_a_fatal_error(self):
+        code = textwrap.dedent(f"""
+            import gc, sys, threading
+            sys.path.insert(0, {EXT_DIR!r})
+            import _safepoint_test as ext
+            stop = False
+            def collect():
+                while not stop:
+                    gc.collect()
+            t = threading.Thread(target=collect)
+            t.start()
+            try:
+                ext.poll_detached(5.0)
+            finally:
+                stop = True
+                t.join()
+        """)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("PyUnstable_Safepoint() called without an attached thread state", proc.stderr)
+
+
+class PauseStats(unittest.TestCase):
+    def test_shape_and_reasons(self):
+        gc.reset_pause_stats()
+        gc.collect()
+        stats = gc.get_pause_stats()
+        self.assertEqual(set(stats), {"count", "total_pause_ns", "max_pause_ns", "max_wait_ns", "pauses"})
+        self.assertGreaterEqual(stats["count"], 1)
+        self.assertEqual(len(stats["pauses"]), min(stats["count"], 1024))
+        for p in stats["pauses"]:
+            self.assertEqual(set(p), {"reason", "wait_ns", "pause_ns"})
+            self.assertGreaterEqual(p["wait_ns"], 0)
+            self.assertGreaterEqual(p["pause_ns"], 0)
+            self.assertLessEqual(p["pause_ns"], stats["max_pause_ns"])
+        self.assertIn("gc_collect_internal", {p["reason"] for p in stats["pauses"]})
+        self.assertEqual(stats["total_pause_ns"], sum(p["pause_ns"] for p in stats["pauses"]))
+
+    def test_reset(self):
+        gc.collect()
+        gc.reset_pause_stats()
+        stats = gc.get_pause_stats()
+        self.assertEqual((stats["count"], stats["max_pause_ns"], stats["pauses"]), (0, 0, []))
+
+    def test_other_reasons_are_named(self):
+        gc.reset_pause_stats()
+        sys.setrecursionlimit(sys.getrecursionlimit())
+        reasons = {p["reason"] for p in gc.get_pause_stats()["pauses"]}
+        self.assertIn("Py_SetRecursionLimit", reasons)
+
+
+class StressMode(unittest.TestCase):
+    CODE = textwrap.dedent("""
+        import gc, json
+        gc.reset_pause_stats()
+        data = [(i * 7919) % 100003 for i in range(200_000)]
+        sorted(data); sum(data); "".join(map(str, data[:50_000]))
+        print(json.dumps(gc.get_pause_stats()["count"]))
+    """)
+
+    def run_child(self, *args, env=None):
+        proc = subprocess.run([sys.executable, *args, "-c", self.CODE], capture_output=True,
+                              text=True, timeout=300, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return int(proc.stdout)
+
+    def test_polls_request_collections(self):
+        quiet = self.run_child()
+        stressed = self.run_child("-X", "safepoint_stress=1000")
+        self.assertGreater(stressed, quiet + 100)
+        env = dict(os.environ, PYTHON_SAFEPOINT_STRESS="1000")
+        self.assertGreater(self.run_child(env=env), quiet + 100)
+
+    def test_bad_value_is_a_clear_error(self):
+        proc = subprocess.run([sys.executable, "-X", "safepoint_stress=zero", "-c", "pass"],
+                              capture_output=True, text=True)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("safepoint_stress=N", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
