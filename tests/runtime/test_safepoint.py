@@ -77,26 +77,35 @@ class SafepointPoll(unittest.TestCase):
         self.assertGreater(gc.get_pause_stats()["max_wait_ns"], 200_000_000)
 
     def test_poll_keeps_critical_sections(self):
-        # A poll parks without unlocking what the caller locked: a thread that
-        # appends to the locked list waits until the loop ends, even though
-        # the loop parked for a collection meanwhile.
+        # A poll parks without unlocking what the caller locked.  The appender
+        # blocks on the locked list before the collection parks the loop; had
+        # the park unlocked the list, the appender would get it then and
+        # append during the loop instead of after it.
         shared = []
-        appended = {}
+        out = {}
+
+        def locked_loop():
+            out["gap"] = ext.spin_locked(shared, SPIN_S)
+            out["loop_end"] = time.perf_counter()
 
         def appender():
-            time.sleep(0.2)
             shared.append(1)
-            appended["at"] = time.perf_counter()
+            out["appended"] = time.perf_counter()
 
-        th = threading.Thread(target=appender)
-        th.start()
-        collect_s, _, gap, _ = collect_while(ext.spin_locked, shared, SPIN_S)
-        loop_end = time.perf_counter()
-        th.join()
+        threads = [threading.Thread(target=locked_loop), threading.Thread(target=appender)]
+        threads[0].start()
+        time.sleep(0.05)
+        threads[1].start()
+        time.sleep(0.1)
+        t0 = time.perf_counter()
+        gc.collect()
+        collect_s = time.perf_counter() - t0
+        for th in threads:
+            th.join()
         self.assertLess(collect_s, 0.2)
-        self.assertGreater(gap, 1e-5)
+        self.assertGreater(out["gap"], 1e-5)
         self.assertEqual(shared, [1])
-        self.assertGreaterEqual(appended["at"], loop_end - 0.3)
+        self.assertGreaterEqual(out["appended"], out["loop_end"] - 0.05)
 
     def test_poll_without_thread_state_is_a_fatal_error(self):
         code = textwrap.dedent(f"""
