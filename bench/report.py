@@ -1,0 +1,104 @@
+"""Shared helpers for the bench/ drivers: argument parsing, running a worker
+process and parsing its JSON line, and writing NAME.json / NAME.md (each with
+the exact command line, the machine and the interpreters) and NAME.png."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+
+
+def parser(doc):
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stock", required=True, help="unpatched python3.13t")
+    p.add_argument("--tricolor", required=True, help="patched python (has gc.get_pause_stats)")
+    p.add_argument("--out", default=str(REPO / "papers" / "results"), help="output directory")
+    return p
+
+
+def run_json(argv, timeout=None):
+    """Run a worker process; return the JSON object on its last stdout line."""
+    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode:
+        raise RuntimeError(f"{shlex.join(map(str, argv))} exited {p.returncode}:\n{p.stderr}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def ms(seconds):
+    return seconds * 1e3
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def context(args):
+    """Command line, machine and interpreter versions, recorded with every result."""
+    def out(*cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return None
+    return {
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "cwd": os.getcwd(),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "nproc": len(os.sched_getaffinity(0)),
+        "machine": f"{platform.node()} {platform.platform()} {platform.processor()}".strip(),
+        "git": out("git", "-C", str(REPO), "describe", "--always", "--dirty"),
+        "interpreters": {name: {"path": path,
+                                "version": out(path, "-c", "import sys; print(sys.version)")}
+                         for name, path in (("stock", args.stock), ("tricolor", args.tricolor))},
+    }
+
+
+def md_table(header, rows):
+    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _nan_to_none(x):
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_nan_to_none(v) for v in x]
+    return x
+
+
+def write(out, name, title, ctx, data, table, notes=""):
+    """Write NAME.json (ctx + data) and NAME.md (command, machine, table, notes);
+    print the table."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(_nan_to_none({**ctx, **data}), indent=1) + "\n")
+    interps = "\n".join(f"- {k}: `{v['path']}` ({(v['version'] or '?').splitlines()[0]})"
+                        for k, v in ctx["interpreters"].items())
+    md = (f"# {title}\n\n```\ncd {shlex.quote(ctx['cwd'])} && {ctx['command']}\n```\n\n"
+          f"Machine: {ctx['machine']}, nproc={ctx['nproc']}, date {ctx['date']}, "
+          f"git {ctx['git']}\n\n{interps}\n\n{table}\n")
+    if notes:
+        md += f"\n{notes.strip()}\n"
+    (out / f"{name}.md").write_text(md)
+    print(table)
+    return out
+
+
+def pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt

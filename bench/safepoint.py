@@ -1,0 +1,141 @@
+"""Benchmark (b): time-to-safepoint during long native calls.
+
+For each case of bench/stall_worker.py (one long C call: big-int arithmetic,
+sum/min/sorted/join/..., regex), the SIZE is first calibrated on the STOCK
+interpreter so that the call takes >= --target-ms: start at INITIAL[case] and
+grow by x1.5..x3 (linear extrapolation from the measured call_s, clamped),
+at most 8 probes, each probe process killed after 4 s. Then stall_worker runs
+that SIZE with --repeat N under stock and tricolor (order alternating per
+case). stall_worker reports, per run, how long an unrelated ticker thread
+stalled while gc.collect() waited to stop the world during the call.
+
+Verdict: PASS if the stock median (over runs) of the per-run worst stall is
+>= 150 ms and the tricolor worst stall over all runs is <= 2 ms; "stock<150"
+if stock could not be made to stall 150 ms (the comparison then proves little);
+FAIL otherwise. The stock stall is bounded by the call duration (call_ms) less
+the collector's 20 ms head start.
+
+    python3 bench/safepoint.py --stock PY --tricolor PY [--out DIR]
+        [--cases a,b] [--repeat 3] [--target-ms 300]
+
+Writes safepoint.json (raw runs, calibration probes, command line),
+safepoint.md and safepoint.png to --out.
+"""
+import subprocess
+
+import report
+from stall_worker import CASES
+
+WORKER = report.BENCH / "stall_worker.py"
+INITIAL = {
+    "int_mul": 100000, "int_floordiv": 100000, "int_pow_mod": 3000, "int_to_str": 300000,
+    "int_from_str_base36": 20000, "math_factorial": 20000, "math_comb": 50000,
+    "math_prod": 20000, "math_fsum": 2000000, "list_sort": 300000, "sorted": 300000,
+    "sum": 2000000, "min": 2000000, "max": 2000000, "any": 3000000, "all": 3000000,
+    "str_join": 300000, "bytes_join": 300000, "list_from_range": 2000000,
+    "list_extend": 2000000, "tuple_from_iter": 2000000, "set_from_range": 1000000,
+    "list_contains": 3000000, "deque_consume": 5000000, "re_search": 2000, "re_findall": 2000,
+}
+MAX_PROBES, PROBE_TIMEOUT_S = 8, 4
+STOCK_MIN_MS, TRI_MAX_MS = 150, 2
+
+
+def calibrate(stock, case, target_s):
+    """Grow SIZE until the stock call takes >= target_s; return (size, probes)."""
+    size, probes, best = INITIAL.get(case, 100000), [], None
+    for _ in range(MAX_PROBES):
+        try:
+            call_s = report.run_json([stock, WORKER, case, size], PROBE_TIMEOUT_S)["runs"][0]["call_s"]
+        except (subprocess.TimeoutExpired, RuntimeError) as e:
+            probes.append({"size": size, "error": type(e).__name__})
+            break
+        probes.append({"size": size, "call_s": call_s})
+        best = size
+        if call_s >= target_s:
+            break
+        size = int(size * min(3.0, max(1.5, 1.1 * target_s / max(call_s, 1e-6))))
+    return best, probes
+
+
+def summarize(case, size, probes, stock, tri):
+    st = [r["stall_s"] * 1e3 for r in stock["runs"]]
+    tr = [r["stall_s"] * 1e3 for r in tri["runs"]]
+    s_med, t_max = report.median(st), max(tr)
+    verdict = ("stock<150" + ("" if t_max <= TRI_MAX_MS else ", tri>2ms") if s_med < STOCK_MIN_MS
+               else "PASS" if t_max <= TRI_MAX_MS else "FAIL")
+    ps = tri.get("pause_stats") or {}
+    wait_ms = ps.get("max_wait_ns", float("nan")) / 1e6
+    return {
+        "case": case, "size": size, "verdict": verdict,
+        "verdict_wait": "stock<150" if s_med < STOCK_MIN_MS else "PASS" if wait_ms <= TRI_MAX_MS else "FAIL",
+        "stock_stall_ms_max": max(st), "stock_stall_ms_median": s_med,
+        "tri_stall_ms_max": t_max, "tri_stall_ms_median": report.median(tr),
+        "stock_call_ms_median": report.median([r["call_s"] * 1e3 for r in stock["runs"]]),
+        "tri_call_ms_median": report.median([r["call_s"] * 1e3 for r in tri["runs"]]),
+        "tri_max_wait_ms": wait_ms,
+        "tri_max_pause_ms": ps.get("max_pause_ns", float("nan")) / 1e6,
+        "calibration": probes, "stock": stock, "tricolor": tri,
+    }
+
+
+def plot(rows, path):
+    plt = report.pyplot()
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(rows) + 2), 4.5))
+    x = range(len(rows))
+    floor = 1e-3  # log axis: show a zero stall as 1 us
+    ax.bar([i - 0.2 for i in x], [max(r["stock_stall_ms_max"], floor) for r in rows], 0.4, label="stock")
+    ax.bar([i + 0.2 for i in x], [max(r["tri_stall_ms_max"], floor) for r in rows], 0.4, label="tricolor")
+    ax.axhline(TRI_MAX_MS, color="green", ls="--", lw=1, label=f"{TRI_MAX_MS} ms")
+    ax.axhline(STOCK_MIN_MS, color="red", ls="--", lw=1, label=f"{STOCK_MIN_MS} ms")
+    ax.set_yscale("log")
+    ax.set_xticks(list(x), [r["case"] for r in rows], rotation=60, ha="right")
+    ax.set_ylabel("worst ticker stall (ms)")
+    ax.set_title("Time-to-safepoint: unrelated-thread stall during gc.collect()")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main():
+    p = report.parser(__doc__)
+    p.add_argument("--cases", default=",".join(CASES))
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--target-ms", type=float, default=300)
+    args = p.parse_args()
+    ctx = report.context(args)
+    rows = []
+    for i, case in enumerate(args.cases.split(",")):
+        size, probes = calibrate(args.stock, case, args.target_ms / 1e3)
+        if size is None:
+            print(f"{case}: calibration failed {probes}")
+            continue
+        interps = [("stock", args.stock), ("tricolor", args.tricolor)][:: 1 if i % 2 == 0 else -1]
+        res = {name: report.run_json([py, WORKER, case, size, "--repeat", args.repeat])
+               for name, py in interps}
+        rows.append(summarize(case, size, probes, res["stock"], res["tricolor"]))
+        r = rows[-1]
+        print(f"{case}: size={size} stock {r['stock_stall_ms_median']:.1f} ms, "
+              f"tricolor {r['tri_stall_ms_max']:.3f} ms -> {r['verdict']}", flush=True)
+    table = report.md_table(
+        ["case", "size", "stock call ms", "stock stall ms med", "stock stall ms max",
+         "tri call ms", "tri stall ms med", "tri stall ms max", "tri max wait ms",
+         "tri max pause ms", "verdict", "verdict (wait)"],
+        [[r["case"], r["size"], r["stock_call_ms_median"], r["stock_stall_ms_median"],
+          r["stock_stall_ms_max"], r["tri_call_ms_median"], r["tri_stall_ms_median"],
+          r["tri_stall_ms_max"], r["tri_max_wait_ms"], r["tri_max_pause_ms"], r["verdict"], r["verdict_wait"]]
+         for r in rows])
+    notes = (f"Stall = longest gap between wake-ups of a thread sleeping 0.5 ms, minus the sleep, "
+             f"per run; med/max over {args.repeat} runs. Call ms = median duration of the native call "
+             f"(it bounds the stock stall). tri max wait/pause = gc.get_pause_stats() over the whole "
+             f"worker process (including argument building). PASS: stock median >= {STOCK_MIN_MS} ms "
+             f"and tricolor max <= {TRI_MAX_MS} ms; stock<150: stock could not be made to stall "
+             f"{STOCK_MIN_MS} ms at the calibrated size (target {args.target_ms:g} ms). verdict (wait): the same "
+             f"with tri max wait (the time-to-safepoint itself) in place of the ticker stall, which also "
+             f"includes the pause and OS scheduling delay.")
+    out = report.write(args.out, "safepoint", "Benchmark (b): time-to-safepoint", ctx,
+                       {"args": vars(args), "cases": rows}, table, notes)
+    plot(rows, out / "safepoint.png")
+
+
+if __name__ == "__main__":
+    main()
