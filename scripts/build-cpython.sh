@@ -77,7 +77,7 @@ progress() {  # progress VARIANT DEST PID: one line every 20 s while a build run
         sleep 20
         kill -0 "$pid" 2>/dev/null || break
         if [[ -f $work/install.log ]]; then step="make install"
-        elif [[ -f $work/make.log ]]; then step="make, $(grep -c -- ' -o ' "$work/make.log") of about 430 files compiled"
+        elif [[ -f $work/make.log ]]; then step="make, $(grep -c -- ' -o ' "$work/make.log" || true) of about 430 files compiled"
         else step="configure"; fi
         log "$variant: $step, $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
     done
