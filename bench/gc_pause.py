@@ -51,12 +51,8 @@ def plot(rows, path):
         ax.plot(n, [r["max_ms"] for r in pts], marker=marker, color=color, ls=":", label=f"{name} max")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("live tracked objects")
-    ax.set_ylabel("gc.collect() wall time (ms)")
-    ax.set_title("gc.collect() pause vs live heap")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    report.save_plot(fig, ax, path, "gc.collect() pause vs live heap",
+                     "gc.collect() wall time (ms)", "live tracked objects")
 
 
 def main():

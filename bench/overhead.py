@@ -85,14 +85,11 @@ def plot(rows, path):
     ax.axhline(1.0, color="gray", lw=1)
     ax.axhline(TARGET, color="red", ls="--", lw=1, label=f"target {TARGET}")
     ax.set_xticks(list(x), [r["workload"] for r in rows])
-    ax.set_ylabel("tricolor / stock (median time)")
     lo = min([0.95] + [t / r["stock_median_s"] for r in rows for t in r["tricolor_s"]])
     hi = max([1.05] + [t / r["stock_median_s"] for r in rows for t in r["tricolor_s"]])
     ax.set_ylim(lo - 0.01, hi + 0.01)
-    ax.set_title("Poll overhead, nothing pending (dots: single tricolor runs)", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    report.save_plot(fig, ax, path, "Poll overhead, nothing pending (dots: single tricolor runs)",
+                     "tricolor / stock (median time)", title_size=9)
 
 
 def main():

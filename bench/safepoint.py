@@ -88,11 +88,8 @@ def plot(rows, path):
     ax.axhline(STOCK_MIN_MS, color="red", ls="--", lw=1, label=f"{STOCK_MIN_MS} ms")
     ax.set_yscale("log")
     ax.set_xticks(list(x), [r["case"] for r in rows], rotation=60, ha="right")
-    ax.set_ylabel("worst ticker stall (ms)")
-    ax.set_title("Time-to-safepoint: unrelated-thread stall during gc.collect()")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    report.save_plot(fig, ax, path, "Time-to-safepoint: unrelated-thread stall during gc.collect()",
+                     "worst ticker stall (ms)")
 
 
 def main():
