@@ -84,6 +84,8 @@ def plot(rows, path):
     floor = 1e-3  # log axis: show a zero stall as 1 us
     ax.bar([i - 0.2 for i in x], [max(r["stock_stall_ms_max"], floor) for r in rows], 0.4, label="stock")
     ax.bar([i + 0.2 for i in x], [max(r["tri_stall_ms_max"], floor) for r in rows], 0.4, label="tricolor")
+    ax.plot([i + 0.2 for i in x], [max(r["tri_max_wait_ms"], floor) for r in rows], "k_", ms=12,
+            label="tricolor time-to-safepoint")
     ax.axhline(TRI_MAX_MS, color="green", ls="--", lw=1, label=f"{TRI_MAX_MS} ms")
     ax.axhline(STOCK_MIN_MS, color="red", ls="--", lw=1, label=f"{STOCK_MIN_MS} ms")
     ax.set_yscale("log")

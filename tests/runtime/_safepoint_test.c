@@ -84,16 +84,83 @@ poll_detached(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+// A GC type whose traverse visits `ref`, used to place a poll where the heap
+// is not consistent.
+typedef struct {
+    PyObject_HEAD
+    PyObject *ref;
+} HalfBuilt;
+
+static PyTypeObject *half_built_type;   // set once by the module's exec slot
+
+static int
+half_built_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(((HalfBuilt *)self)->ref);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static void
+half_built_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Py_XDECREF(((HalfBuilt *)self)->ref);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot half_built_slots[] = {
+    {Py_tp_traverse, half_built_traverse},
+    {Py_tp_dealloc, half_built_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec half_built_spec = {
+    "_safepoint_test.HalfBuilt", sizeof(HalfBuilt), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, half_built_slots,
+};
+
+// misplaced_poll(): the bug the stress mode exists to catch.  The object is
+// tracked before its field is initialized, and a poll sits in between; a
+// collection at that poll traverses a garbage pointer.
+static PyObject *
+misplaced_poll(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    HalfBuilt *obj = PyObject_GC_New(HalfBuilt, half_built_type);
+    if (obj == NULL) {
+        return NULL;
+    }
+    obj->ref = (PyObject *)(uintptr_t)0x10;   // not initialized yet
+    PyObject_GC_Track(obj);
+    for (int i = 0; i < 16; i++) {
+        PyUnstable_Safepoint();               // wrong: obj is half-built
+    }
+    obj->ref = Py_NewRef(Py_None);
+    return (PyObject *)obj;
+}
+
+static int
+module_exec(PyObject *module)
+{
+    half_built_type = (PyTypeObject *)PyType_FromSpec(&half_built_spec);
+    return half_built_type == NULL ? -1 : 0;
+}
+
 static PyMethodDef methods[] = {
     {"spin", spin, METH_VARARGS, "spin(seconds, poll) -> longest gap (s)"},
     {"spin_locked", spin_locked, METH_VARARGS,
      "spin_locked(obj, seconds) -> longest gap (s), obj locked throughout"},
     {"poll_detached", poll_detached, METH_VARARGS,
      "poll_detached(seconds): poll without an attached thread state"},
+    {"misplaced_poll", misplaced_poll, METH_NOARGS,
+     "misplaced_poll(): poll while a tracked object is half-built"},
     {NULL, NULL, 0, NULL},
 };
 
 static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, module_exec},
     {Py_mod_gil, Py_MOD_GIL_NOT_USED},
     {0, NULL},
 };

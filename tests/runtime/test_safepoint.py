@@ -180,6 +180,19 @@ class StressMode(unittest.TestCase):
         env = dict(os.environ, PYTHON_SAFEPOINT_STRESS="1000")
         self.assertGreater(self.run_child(env=env), quiet + 100)
 
+    def test_catches_a_misplaced_poll(self):
+        # A poll between tracking an object and initializing it: the stressed
+        # collection at that poll traverses a garbage pointer and crashes the
+        # process; without the stress mode nothing collects there.
+        code = f"import sys; sys.path.insert(0, {EXT_DIR!r}); import _safepoint_test as e; e.misplaced_poll()"
+        calm = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        self.assertEqual(calm.returncode, 0, calm.stderr)
+        env = dict(os.environ, PYTHON_SAFEPOINT_STRESS="1")
+        stressed = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True,
+                                  text=True, timeout=120, env=env)
+        self.assertLess(stressed.returncode, 0, "the misplaced poll went unnoticed")
+        self.assertIn("Segmentation fault", stressed.stderr)
+
     def test_bad_value_is_a_clear_error(self):
         proc = subprocess.run([sys.executable, "-X", "safepoint_stress=zero", "-c", "pass"],
                               capture_output=True, text=True)
