@@ -64,8 +64,7 @@ def main():
     ctx = report.context(args)
     rows = []
     for i, n in enumerate(int(s) for s in args.sizes.split(",")):
-        interps = [("stock", args.stock), ("tricolor", args.tricolor)][:: 1 if i % 2 == 0 else -1]
-        for name, py in interps:
+        for name, py in report.interpreters(args, i):
             res = report.run_json([py, __file__, "--worker", n, args.collects])
             t = [r["collect_s"] * 1e3 for r in res["runs"]]
             rows.append({"interp": name, "n": n, "median_ms": report.median(t), "max_ms": max(t),

@@ -79,14 +79,14 @@ def plot(rows, path):
     fig, ax = plt.subplots(figsize=(5, 4))
     x = range(len(rows))
     ax.bar(x, [r["ratio"] for r in rows], 0.5, color="tab:orange")
-    for i, r in enumerate(rows):
-        ratios = [t / r["stock_median_s"] for t in r["tricolor_s"]]
+    runs = [[t / r["stock_median_s"] for t in r["tricolor_s"]] for r in rows]
+    for i, ratios in enumerate(runs):
         ax.plot([i] * len(ratios), ratios, "k.", ms=4)
     ax.axhline(1.0, color="gray", lw=1)
     ax.axhline(TARGET, color="red", ls="--", lw=1, label=f"target {TARGET}")
     ax.set_xticks(list(x), [r["workload"] for r in rows])
-    lo = min([0.95] + [t / r["stock_median_s"] for r in rows for t in r["tricolor_s"]])
-    hi = max([1.05] + [t / r["stock_median_s"] for r in rows for t in r["tricolor_s"]])
+    lo = min([0.95] + [v for ratios in runs for v in ratios])
+    hi = max([1.05] + [v for ratios in runs for v in ratios])
     ax.set_ylim(lo - 0.01, hi + 0.01)
     report.save_plot(fig, ax, path, "Poll overhead, nothing pending (dots: single tricolor runs)",
                      "tricolor / stock (median time)", title_size=9)
@@ -103,7 +103,7 @@ def main():
     times = {(w, i): [] for w in names for i in ("stock", "tricolor")}
     for k in range(args.runs):
         for w in names:
-            for name, py in [("stock", args.stock), ("tricolor", args.tricolor)][:: 1 if k % 2 == 0 else -1]:
+            for name, py in report.interpreters(args, k):
                 times[w, name].append(report.run_json([py, __file__, "--worker", w])["s"])
     rows = []
     for w in names:

@@ -25,6 +25,13 @@ def parser(doc):
     return p
 
 
+def interpreters(args, k):
+    """(name, path) of both interpreters; the order alternates with k, so that
+    neither always runs first."""
+    pair = [("stock", args.stock), ("tricolor", args.tricolor)]
+    return pair if k % 2 == 0 else pair[::-1]
+
+
 def run_json(argv, timeout=None):
     """Run a worker process; return the JSON object on its last stdout line."""
     p = subprocess.run([str(a) for a in argv], capture_output=True, text=True,

@@ -107,9 +107,8 @@ def main():
         if size is None:
             print(f"{case}: calibration failed {probes}")
             continue
-        interps = [("stock", args.stock), ("tricolor", args.tricolor)][:: 1 if i % 2 == 0 else -1]
         res = {name: report.run_json([py, WORKER, case, size, "--repeat", args.repeat])
-               for name, py in interps}
+               for name, py in report.interpreters(args, i)}
         rows.append(summarize(case, size, probes, res["stock"], res["tricolor"]))
         r = rows[-1]
         print(f"{case}: size={size} stock {r['stock_stall_ms_median']:.1f} ms, "

@@ -42,10 +42,10 @@ sys.set_int_max_str_digits(0)
 # that runs for a long time without returning to the eval loop.  Arguments are
 # kept out of large GC-tracked containers where the call allows it (sorted()
 # reads a tuple of floats, which a collection untracks; join() gets few long
-# strings): a stop-the-world collector's
-# pause grows with the tracked heap, and this benchmark is about the time to
-# reach a safepoint.  Calls that must build or scan a large list (list(),
-# extend, `in`, bytes.join's many items) show that pause too.
+# strings): a stop-the-world collector's pause grows with the tracked heap, and
+# this benchmark is about the time to reach a safepoint.  Calls that must build
+# or scan a large list (list(), extend, `in`, bytes.join's many items) show
+# that pause too.
 CASES = {
     "int_mul": (lambda n: (3 ** n, 7 ** n), lambda a, b: a * b),
     "int_floordiv": (lambda n: (7 ** n, 3 ** 5000), lambda a, b: a // b),
@@ -76,9 +76,8 @@ CASES = {
 }
 
 TICK_S = 0.0005
-
-
 CPUS = sorted(os.sched_getaffinity(0))
+PIN = "--no-pin" not in sys.argv
 
 
 def pin(cpu):
@@ -139,9 +138,6 @@ def measure(case, size):
         s = stats()
         out.update(max_wait_ns=s["max_wait_ns"], max_pause_ns=s["max_pause_ns"])
     return out
-
-
-PIN = "--no-pin" not in sys.argv
 
 
 def main():
