@@ -10,9 +10,11 @@ case). stall_worker reports, per run, how long an unrelated ticker thread
 stalled while gc.collect() waited to stop the world during the call.
 
 Verdict: PASS if the stock median (over runs) of the per-run worst stall is
->= 150 ms and the tricolor worst stall over all runs is <= 2 ms; "stock<150"
-if stock could not be made to stall 150 ms (the comparison then proves little);
-FAIL otherwise. The stock stall is bounded by the call duration (call_ms) less
+>= 150 ms and the tricolor worst stall over all runs is <= 2 ms (for the
+bulk_ cases, whose stall includes the stock collector's pause over the
+millions of items they build: tricolor's worst time-to-safepoint <= 2 ms);
+"stock<150" if stock could not be made to stall 150 ms (the comparison then
+proves little); FAIL otherwise. The stock stall is bounded by the call duration (call_ms) less
 the collector's 20 ms head start.
 
     python3 bench/safepoint.py --stock PY --tricolor PY [--out DIR]
@@ -29,12 +31,14 @@ from stall_worker import CASES
 WORKER = report.BENCH / "stall_worker.py"
 INITIAL = {
     "int_mul": 100000, "int_floordiv": 100000, "int_pow_mod": 3000, "int_to_str": 300000,
-    "int_from_str_base36": 20000, "math_factorial": 20000, "math_comb": 50000,
-    "math_prod": 20000, "math_fsum": 2000000, "list_sort": 300000, "sorted": 300000,
+    "int_from_str_base36": 20000, "math_factorial": 20000, "math_comb": 300,
+    "math_prod": 20000, "math_fsum": 2000000, "list_sort": 300000, "sorted": 100000,
     "sum": 2000000, "min": 2000000, "max": 2000000, "any": 3000000, "all": 3000000,
-    "str_join": 10000, "bytes_join": 300000, "list_from_range": 2000000,
-    "list_extend": 2000000, "tuple_from_iter": 2000000, "set_from_range": 1000000,
-    "list_contains": 3000000, "deque_consume": 5000000, "re_search": 2000, "re_findall": 2000,
+    "str_join": 10000, "bytes_join": 300000, "list_from_iter": 3000, "list_extend": 3000,
+    "tuple_from_iter": 3000, "set_from_iter": 3000, "list_contains": 3000,
+    "deque_consume": 5000000, "re_search": 2000, "re_findall": 2000,
+    "bulk_list_from_range": 2000000, "bulk_list_extend_range": 2000000,
+    "bulk_tuple_from_repeat": 2000000, "bulk_set_from_range": 1000000,
 }
 MAX_PROBES, PROBE_TIMEOUT_S = 8, 4
 STOCK_MIN_MS, TRI_MAX_MS = 150, 2
@@ -61,18 +65,23 @@ def summarize(case, size, probes, stock, tri):
     st = [r["stall_s"] * 1e3 for r in stock["runs"]]
     tr = [r["stall_s"] * 1e3 for r in tri["runs"]]
     s_med, t_max = report.median(st), max(tr)
-    verdict = ("stock<150" + ("" if t_max <= TRI_MAX_MS else ", tri>2ms") if s_med < STOCK_MIN_MS
-               else "PASS" if t_max <= TRI_MAX_MS else "FAIL")
     wait_ms = max(r["max_wait_ns"] for r in tri["runs"]) / 1e6
+    bulk = case.startswith("bulk_")
+    # A BULK case's stall includes the stock collector's pause over the
+    # millions of items the call builds (issue 4's to remove): it is judged
+    # on the time-to-safepoint, and its stall is reported for what it is.
+    judged = wait_ms if bulk else t_max
+    verdict = ("stock<150" if s_med < STOCK_MIN_MS
+               else "PASS" if judged <= TRI_MAX_MS else "FAIL")
     return {
-        "case": case, "size": size, "verdict": verdict,
-        "verdict_wait": "stock<150" if s_med < STOCK_MIN_MS else "PASS" if wait_ms <= TRI_MAX_MS else "FAIL",
+        "case": case, "size": size, "bulk": bulk, "verdict": verdict,
         "stock_stall_ms_max": max(st), "stock_stall_ms_median": s_med,
         "tri_stall_ms_max": t_max, "tri_stall_ms_median": report.median(tr),
         "stock_call_ms_median": report.median([r["call_s"] * 1e3 for r in stock["runs"]]),
         "tri_call_ms_median": report.median([r["call_s"] * 1e3 for r in tri["runs"]]),
         "tri_max_wait_ms": wait_ms,
         "tri_max_pause_ms": max(r["max_pause_ns"] for r in tri["runs"]) / 1e6,
+        "ticker_rt": all(r.get("ticker_rt") for r in stock["runs"] + tri["runs"]),
         "calibration": probes, "stock": stock, "tricolor": tri,
     }
 
@@ -113,22 +122,32 @@ def main():
         r = rows[-1]
         print(f"{case}: size={size} stock {r['stock_stall_ms_median']:.1f} ms, "
               f"tricolor {r['tri_stall_ms_max']:.3f} ms -> {r['verdict']}", flush=True)
-    table = report.md_table(
-        ["case", "size", "stock call ms", "stock stall ms med", "stock stall ms max",
-         "tri call ms", "tri stall ms med", "tri stall ms max", "tri max wait ms",
-         "tri max pause ms", "verdict", "verdict (wait)"],
-        [[r["case"], r["size"], r["stock_call_ms_median"], r["stock_stall_ms_median"],
-          r["stock_stall_ms_max"], r["tri_call_ms_median"], r["tri_stall_ms_median"],
-          r["tri_stall_ms_max"], r["tri_max_wait_ms"], r["tri_max_pause_ms"], r["verdict"], r["verdict_wait"]]
-         for r in rows])
+    header = ["case", "size", "stock call ms", "stock stall ms med", "stock stall ms max",
+              "tri call ms", "tri stall ms med", "tri stall ms max", "tri max wait ms",
+              "tri max pause ms", "verdict"]
+
+    def table(bulk):
+        return report.md_table(header, [
+            [r["case"], r["size"], r["stock_call_ms_median"], r["stock_stall_ms_median"],
+             r["stock_stall_ms_max"], r["tri_call_ms_median"], r["tri_stall_ms_median"],
+             r["tri_stall_ms_max"], r["tri_max_wait_ms"], r["tri_max_pause_ms"], r["verdict"]]
+            for r in rows if r["bulk"] == bulk])
+    verdicts = [r["verdict"] for r in rows]
+    summary = (f"{verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL, "
+               f"{verdicts.count('stock<150')} stock<150 of {len(rows)} cases; ticker at real-time "
+               f"priority: {'yes' if all(r['ticker_rt'] for r in rows) else 'no (not permitted)'}.")
+    table = (summary + "\n\n" + table(False) + "\n\nBulk cases (millions of cheap items; "
+             "judged on the time-to-safepoint, tri max wait):\n\n" + table(True))
     notes = (f"Stall = longest gap between wake-ups of a thread sleeping 0.5 ms, minus the sleep, "
              f"per run; med/max over {args.repeat} runs. Call ms = median duration of the native call "
              f"(it bounds the stock stall). tri max wait/pause = gc.get_pause_stats() over the measured "
-             f"runs: the longest time-to-safepoint and the longest pause. PASS: stock median >= {STOCK_MIN_MS} ms "
-             f"and tricolor max <= {TRI_MAX_MS} ms; stock<150: stock could not be made to stall "
-             f"{STOCK_MIN_MS} ms at the calibrated size (target {args.target_ms:g} ms). verdict (wait): the same "
-             f"with tri max wait (the time-to-safepoint itself) in place of the ticker stall, which also "
-             f"includes the pause and OS scheduling delay.")
+             f"runs: the longest time-to-safepoint (request to world stopped) and the longest pause "
+             f"(stopped to restarted). Everything built before the call is frozen (gc.freeze()) in "
+             f"both interpreters, so the collection's pause is short and the stall measures the wait "
+             f"for the caller. PASS: stock median >= {STOCK_MIN_MS} ms and tricolor max <= "
+             f"{TRI_MAX_MS} ms (bulk cases: tri max wait <= {TRI_MAX_MS} ms); stock<150: stock could "
+             f"not be made to stall {STOCK_MIN_MS} ms at the calibrated size (target "
+             f"{args.target_ms:g} ms), so the case shows nothing either way.")
     out = report.write(args.out, "safepoint", "Benchmark (b): time-to-safepoint", ctx,
                        {"args": vars(args), "cases": rows}, table, notes)
     plot(rows, out / "safepoint.png")

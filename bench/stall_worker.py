@@ -21,7 +21,10 @@ Otherwise the OS adds its own delay: a woken thread that lands on the core of
 the CPU-bound caller waits for the next scheduler tick (4 ms at HZ=250), and
 when the collector wakes the caller at the end of a pause, the caller can
 preempt the collector on its core and delay the restart by a tick.  Pass
---no-pin to measure without it.
+--no-pin to measure without it.  The ticker also runs at a real-time priority
+where the OS allows it (root or CAP_SYS_NICE; --no-rt turns it off), so that
+its wake-up is not queued behind the collector on its core; each run reports
+whether it did ("ticker_rt").
 Under tricolor each run also reports gc.get_pause_stats()'s max_wait_ns
 (time-to-safepoint) and max_pause_ns over that run.
 """
@@ -38,14 +41,32 @@ from collections import deque
 
 sys.set_int_max_str_digits(0)
 
+# A C-level producer of slow items, for the calls that collect what an
+# iterator yields: each item costs ~20 us of C code (counting in a 100 kB
+# string) and is the same small int, so the container the call builds stays
+# small and cheap to traverse.
+_HAYSTACK = "x" * 100000
+
+
+def slow_items(n):
+    return map(_HAYSTACK.count, itertools.repeat("y", n))
+
+
 # name -> (build(size) -> args, call(*args)); each call is a single native call
-# that runs for a long time without returning to the eval loop.  Arguments are
-# kept out of large GC-tracked containers where the call allows it (sorted()
-# reads a tuple of floats, which a collection untracks; join() gets few long
-# strings): a stop-the-world collector's pause grows with the tracked heap, and
-# this benchmark is about the time to reach a safepoint.  Calls that must build
-# or scan a large list (list(), extend, `in`, bytes.join's many items) show
-# that pause too.
+# that runs for a long time without returning to the eval loop.
+#
+# The benchmark measures the time to reach a safepoint, so the collection that
+# waits for it should itself be short: the stock collector's pause grows with
+# the tracked heap (benchmark (a)), and that is issue 4's to remove.  So the
+# worker freezes everything built before the call (gc.freeze(): a frozen
+# object is never traversed, in either interpreter), and each call's own
+# container stays small: sorted() and `in` get few items with costly
+# comparisons (strings with a long common prefix, equal-length big ints), and
+# list()/extend/tuple()/set() collect from slow_items().  The BULK cases
+# collect millions of cheap items instead: there the collection's pause over
+# the container being built is part of the stall, so their verdict rests on
+# the time-to-safepoint alone (gc.get_pause_stats()).
+BIG = 3 ** 380000          # ~20000 30-bit digits: one comparison reads them all
 CASES = {
     "int_mul": (lambda n: (3 ** n, 7 ** n), lambda a, b: a * b),
     "int_floordiv": (lambda n: (7 ** n, 3 ** 5000), lambda a, b: a // b),
@@ -53,31 +74,53 @@ CASES = {
     "int_to_str": (lambda n: (7 ** n,), str),
     "int_from_str_base36": (lambda n: ("z" * n, 36), int),
     "math_factorial": (lambda n: (n,), math.factorial),
-    "math_comb": (lambda n: (n, n // 2), math.comb),
+    "math_comb": (lambda n: (10 ** 3000, n), math.comb),
     "math_prod": (lambda n: (range(1, n),), math.prod),
     "math_fsum": (lambda n: (itertools.repeat(0.1, n),), math.fsum),
     "list_sort": (lambda n: ([((i * 7919) % n) + 0.5 for i in range(n)],), lambda l: l.sort()),
-    "sorted": (lambda n: (tuple(((i * 7919) % n) + 0.5 for i in range(n)),), sorted),
+    "sorted": (lambda n: (tuple("x" * 500 + "%09d" % ((i * 7919) % n) for i in range(n)),), sorted),
     "sum": (lambda n: (range(n),), sum),
     "min": (lambda n: (range(n),), min),
     "max": (lambda n: (range(n),), max),
     "any": (lambda n: (itertools.repeat(0, n),), any),
     "all": (lambda n: (itertools.repeat(1, n),), all),
     "str_join": (lambda n: (["x" * 20000] * n + ["\u20ac"],), "".join),
-    "bytes_join": (lambda n: ([b"x" * (i % 10) for i in range(n)],), b"".join),
-    "list_from_range": (lambda n: (range(n),), list),
-    "list_extend": (lambda n: ([], range(n)), lambda l, r: l.extend(r)),
-    "tuple_from_iter": (lambda n: (itertools.repeat(0, n),), tuple),
-    "set_from_range": (lambda n: (range(n),), set),
-    "list_contains": (lambda n: ([0] * n, 1), lambda l, x: x in l),
+    "bytes_join": (lambda n: (tuple(b"x" * (i % 10) for i in range(n)),), b"".join),
+    "list_from_iter": (lambda n: (slow_items(n),), list),
+    "list_extend": (lambda n: ([], slow_items(n)), lambda l, it: l.extend(it)),
+    "tuple_from_iter": (lambda n: (slow_items(n),), tuple),
+    "set_from_iter": (lambda n: (slow_items(n),), set),
+    "list_contains": (lambda n: ([BIG] * n, BIG + 2), lambda l, x: x in l),
     "deque_consume": (lambda n: (itertools.repeat(0, n),), lambda it: deque(it, maxlen=0)),
     "re_search": (lambda n: (re.compile(r"(?:a|b)*c"), "ab" * n), lambda p, s: p.search(s)),
     "re_findall": (lambda n: (re.compile(r"[ab]+c"), "ab" * n), lambda p, s: p.findall(s)),
+    # BULK: millions of cheap items; the pause over them is part of the stall.
+    "bulk_list_from_range": (lambda n: (range(n),), list),
+    "bulk_list_extend_range": (lambda n: ([], range(n)), lambda l, r: l.extend(r)),
+    "bulk_tuple_from_repeat": (lambda n: (itertools.repeat(0, n),), tuple),
+    "bulk_set_from_range": (lambda n: (range(n),), set),
 }
 
 TICK_S = 0.0005
 CPUS = sorted(os.sched_getaffinity(0))
 PIN = "--no-pin" not in sys.argv
+
+
+RT = "--no-rt" not in sys.argv
+
+
+def realtime():
+    """Give the calling thread a real-time priority (SCHED_FIFO 1), so that a
+    wake-up preempts the CPU-bound thread on its core at once instead of at
+    the scheduler's convenience: the stall then measures the interpreter, not
+    the OS.  Returns whether it took (it needs CAP_SYS_NICE)."""
+    if not RT or not hasattr(os, "SCHED_FIFO"):
+        return False
+    try:
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(1))
+        return True
+    except OSError:
+        return False
 
 
 def pin(cpu):
@@ -90,6 +133,7 @@ def measure(case, size):
     build, call = CASES[case]
     args = build(size)
     gc.collect()   # the steady state: tuples of untracked items get untracked
+    gc.freeze()    # and what exists now is not traversed by the collection
     started = threading.Event()
     done = threading.Event()
     out = {}
@@ -111,6 +155,7 @@ def measure(case, size):
 
     def ticker():
         pin(CPUS[-1])
+        out["ticker_rt"] = realtime()
         worst = 0.0
         last = time.perf_counter()
         while not done.is_set():
@@ -137,6 +182,7 @@ def measure(case, size):
     if stats:
         s = stats()
         out.update(max_wait_ns=s["max_wait_ns"], max_pause_ns=s["max_pause_ns"])
+    gc.unfreeze()
     return out
 
 

@@ -180,6 +180,50 @@ class StressMode(unittest.TestCase):
         env = dict(os.environ, PYTHON_SAFEPOINT_STRESS="1000")
         self.assertGreater(self.run_child(env=env), quiet + 100)
 
+    BULK = textwrap.dedent("""
+        import gc
+        class Node:
+            def __init__(self, i): self.i, self.me = i, self
+            def __hash__(self): return self.i
+            def __eq__(self, other): return self.i == other.i
+        class Hint:
+            def __init__(self, n, k): self.n, self.k = n, k
+            def __iter__(self): return self
+            def __length_hint__(self): return self.n
+            def __next__(self):
+                if self.k == 0: raise StopIteration
+                self.k -= 1
+                return Node(self.k)
+        gc.reset_pause_stats()
+        a = {Node(i) for i in range(100_000)}
+        b = {Node(i) for i in range(100_000, 200_000)}
+        a.update(b)
+        assert len(a) == 200_000
+        for i in range(200_000):
+            assert Node(i) in a
+        t = tuple(Hint(4_000_000, 10))
+        assert len(t) == 10
+        for k in range(10):
+            assert t[k].i == 9 - k
+        print(gc.get_pause_stats()["count"])
+    """)
+
+    def test_bulk_steps_poll_where_the_heap_is_consistent(self):
+        # A set resize polls while it clears and rehashes a large table, and
+        # tuple(iterable) while it clears a result sized by a large length
+        # hint.  The code reaches those polls and no others (a set display
+        # and Python loops do not poll), so with a collection at every poll
+        # the collections land inside the resizes and the tuple clear, over
+        # tracked, self-referencing items; nothing may be lost or freed.
+        def run(env):
+            proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", self.BULK],
+                                  capture_output=True, text=True, timeout=600, env=env)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            return int(proc.stdout)
+        quiet = run(dict(os.environ))
+        stressed = run(dict(os.environ, PYTHON_SAFEPOINT_STRESS="1"))
+        self.assertGreater(stressed, quiet + 100)
+
     def test_catches_a_misplaced_poll(self):
         # A poll between tracking an object and initializing it: the stressed
         # collection at that poll traverses a garbage pointer and crashes the
