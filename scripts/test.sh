@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: set up a fresh Debian machine, build both interpreters
-# (cached), build the tests and run them with ctest.
+# (cached), build the tests and run them with ctest: CPython's regression
+# tests on both interpreters, the fork's own tests, the collector core's
+# tests -- then the core's tests again under ASan+UBSan and under TSan.
 #
 #   scripts/test.sh [--tarball PATH] [-- CTEST_ARGS...]
 set -euo pipefail
@@ -20,8 +22,23 @@ start=$SECONDS
 "$here/setup.sh" "${tarball_arg[@]}" >/dev/null
 "$here/build-cpython.sh" "${tarball_arg[@]}"
 cd "$TRICOLOR_ROOT"
-cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Debug: the core's misuse checks (tricolor::UsageError) are on.
+cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build/cmake -j"$(nproc)"
 log "running ctest"
 ctest --test-dir build/cmake --output-on-failure "${ctest_args[@]}"
+
+# The core under the sanitizers (time-boxed: 1000 rapidcheck cases, a
+# timeout per test).  TSan cannot see inside the uninstrumented libtbb, so
+# its run keeps TBB on the calling threads (tests/support/main.cc).
+for san in address,undefined thread; do
+    dir=build/san-${san%%,*}
+    log "core tests under -fsanitize=$san"
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DTRICOLOR_RUNTIME_TESTS=OFF \
+          -DTRICOLOR_SANITIZE="$san" -DTRICOLOR_RC_CASES=1000 >/dev/null
+    cmake --build "$dir" -j"$(nproc)" >/dev/null
+    env TRICOLOR_TBB_THREADS="$([[ $san == thread ]] && echo 1 || echo 0)" \
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+        ctest --test-dir "$dir" -L core --timeout 900 --output-on-failure "${ctest_args[@]}"
+done
 log "tests passed in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"

@@ -1,0 +1,132 @@
+// gc/marker.cc -- the parallel concurrent marker.
+//
+// Marking (phase 2), world running:
+//   * every root that is an object of the Space is marked (try_mark) and
+//     pushed on a mark stack;
+//   * a task pops an object and asks the embedder to trace it concurrently;
+//     each reported child that is an object of the Space and that try_mark
+//     marks first is pushed.  An object the embedder declines to trace
+//     (opaque) is marked but its children are not: they stay unmarked unless
+//     reached otherwise and become candidates -- pause time, never soundness.
+//   * a task whose stack grows past kSplit hands half of it to a new task of
+//     the same tbb::task_group, so idle workers steal work; run() returns
+//     when the group is empty.
+// Invariants: an object is pushed at most once per cycle (the try_mark that
+// set its bit pushes it); marked_ counts the pushes.  Marking has no write
+// barrier and can miss objects that mutators move while it runs; that is
+// allowed, because the verification (gc/verify.cc) is sound for any
+// candidate set.  Objects allocated while marking are born marked (black
+// allocation, tricolor/space.h), so the marker never needs to reach them.
+//
+// Out of memory: if the entries on all stacks would exceed stack_limit, or a
+// stack cannot grow (std::bad_alloc), the marker records why, every task
+// stops, and run() returns false; the driver falls back to a full
+// stop-the-world collection.
+//
+// Concurrency: the counters are relaxed atomics (statistics, and the limit
+// is a soft cap); failure_ is written once and only read after the group
+// finished (the task_group wait is the synchronisation).
+#include "gc/marker.h"
+
+#include <oneapi/tbb/task_group.h>
+
+#include <new>
+
+#include "tricolor/embedder.h"
+#include "tricolor/space.h"
+
+namespace tricolor {
+
+namespace {
+constexpr std::size_t kSplit = 512;  // stack size at which a task splits off half
+}  // namespace
+
+class TaskGroup : public tbb::task_group {};
+
+// A task body owns its stack; TBB calls bodies as const, hence mutable.
+struct DrainTask {
+  Marker* marker;
+  mutable std::vector<void*> stack;
+  void operator()() const;
+};
+
+void Marker::fail(const char* why) {
+  const char* expected = nullptr;
+  failure_.compare_exchange_strong(expected, why, std::memory_order_relaxed);
+}
+
+bool Marker::run(std::vector<void*> roots) {
+  std::vector<void*> stack;
+  try {
+    stack.reserve(roots.size());
+    for (void* r : roots) {
+      if (r && space_.is_object(r) && space_.try_mark(r)) stack.push_back(r);
+    }
+  } catch (const std::bad_alloc&) {
+    fail("out of memory for the root mark stack");
+    return false;
+  }
+  marked_.fetch_add(stack.size(), std::memory_order_relaxed);
+  stacked_.fetch_add(stack.size(), std::memory_order_relaxed);
+  TaskGroup group;
+  group_ = &group;
+  // Split the roots so that every worker starts with some.
+  while (stack.size() > kSplit) {
+    std::vector<void*> part(stack.end() - kSplit, stack.end());
+    stack.resize(stack.size() - kSplit);
+    group.run(DrainTask{this, std::move(part)});
+  }
+  group.run(DrainTask{this, std::move(stack)});
+  group.wait();
+  group_ = nullptr;
+  return failure() == nullptr;
+}
+
+void Marker::drain(std::vector<void*> stack) {
+  class Push final : public Visitor {
+   public:
+    Push(Marker& m, std::vector<void*>& s) : m_(m), s_(s) {}
+    void visit(void* obj) override {
+      if (obj && m_.space_.is_object(obj) && m_.space_.try_mark(obj)) {
+        s_.push_back(obj);
+        pushed++;
+      }
+    }
+    std::size_t pushed = 0;
+
+   private:
+    Marker& m_;
+    std::vector<void*>& s_;
+  };
+  try {
+    Push push(*this, stack);
+    while (!stack.empty() && failure() == nullptr) {
+      void* obj = stack.back();
+      stack.pop_back();
+      stacked_.fetch_sub(1, std::memory_order_relaxed);
+      push.pushed = 0;
+      if (!embedder_.trace(obj, push, /*concurrent=*/true)) {
+        opaque_.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (push.pushed) {
+        marked_.fetch_add(push.pushed, std::memory_order_relaxed);
+        std::size_t now = stacked_.fetch_add(push.pushed, std::memory_order_relaxed) + push.pushed;
+        if (stack_limit_ && now > stack_limit_) {
+          fail("the mark stacks reached their limit");
+          break;
+        }
+      }
+      if (stack.size() > kSplit) {
+        std::vector<void*> half(stack.begin() + stack.size() / 2, stack.end());
+        stack.resize(stack.size() / 2);
+        group_->run(DrainTask{this, std::move(half)});
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    fail("out of memory for a mark stack");
+  }
+}
+
+void DrainTask::operator()() const { marker->drain(std::move(stack)); }
+
+}  // namespace tricolor

@@ -1,0 +1,363 @@
+// gc/verify.cc -- the refcount verification: stock CPython's cycle
+// detection, restricted to a candidate set.
+//
+// find_garbage(C), world stopped:
+//   1. refs[i] = refcount(c_i) for every collectable candidate; a candidate
+//      that is not collectable is EXCLUDED (treated as referenced from
+//      outside: never garbage, its references never subtracted);
+//   2. for every collectable candidate c and every reference c -> d with
+//      d in C and collectable: refs[d] -= 1;
+//   3. every candidate with refs > 0 or EXCLUDED is alive, and so is every
+//      candidate it reaches through references (propagation);
+//   4. the rest is garbage.
+// Invariant after 2: refs[i] >= 0, and refs[i] counts exactly the references
+// to c_i from outside C (stacks, globals, objects outside C).  A negative
+// value means the embedder's refcount missed a reference: that is reported
+// and the object kept alive, never freed.
+//
+// Soundness for any C (design.md §2): a live object x in C is reachable from
+// some reference from outside C, to x or to a candidate that reaches x;
+// step 2 never subtracts that reference, so that candidate has refs > 0 and
+// step 3 reaches x.
+//
+// find_resurrected(G), world stopped, after finalizers ran: the same over
+// the garbage set G, with each refcount less the one reference the collector
+// holds.
+//
+// Batches: both run over a subset of C -- a batch of whole connected
+// components (batch_by_component) -- so that each pause is bounded by the
+// batch, not by |C|.  That is sound by the same lemma; a cycle the racy
+// union-find split across two batches survives this collection.
+//
+// Concurrency: refs[], alive[] and the union-find's parent[] are atomics
+// updated by TBB tasks of the calling arena; local_ is written only by the
+// calling thread between parallel steps; everything else is read-only
+// while they run.
+#include "gc/verify.h"
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_group.h>
+
+#include <bit>
+#include <cstdio>
+#include <cstring>
+
+#include "tricolor/embedder.h"
+#include "tricolor/space.h"
+
+namespace tricolor {
+
+namespace {
+
+constexpr std::int64_t kExcluded = INT64_MIN;
+
+template <class F>
+class FnVisitor final : public Visitor {
+ public:
+  explicit FnVisitor(F& f) : f_(f) {}
+  void visit(void* obj) override { f_(obj); }
+
+ private:
+  F& f_;
+};
+
+template <class F>
+void trace(Embedder& e, void* obj, F&& f) {
+  FnVisitor<std::remove_reference_t<F>> v(f);
+  e.trace(obj, v, /*concurrent=*/false);
+}
+
+// Marks alive every member reachable from the seeds; `member(obj)` returns
+// the member index or npos, `alive` is one flag per member.
+template <class Member>
+void propagate(Embedder& e, std::span<void* const> objects, std::vector<std::size_t>& seeds,
+               std::atomic<std::uint8_t>* alive, Member member) {
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, seeds.size(), 256),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+    std::vector<std::size_t> stack(seeds.begin() + r.begin(), seeds.begin() + r.end());
+    while (!stack.empty()) {
+      std::size_t i = stack.back();
+      stack.pop_back();
+      trace(e, objects[i], [&](void* child) {
+        std::size_t j = member(child);
+        if (j != CandidateSet::npos &&
+            alive[j].exchange(1, std::memory_order_relaxed) == 0) {
+          stack.push_back(j);
+        }
+      });
+    }
+  });
+}
+
+}  // namespace
+
+void CandidateSet::build_from_space(const Space& space, bool all) {
+  std::size_t n = space.arena_count();
+  arenas_.assign(n, Arena{});
+  for (std::size_t a = 0; a < n; a++) {
+    ArenaBitmaps bm = space.arena_bitmaps(a);
+    Arena& ar = arenas_[a];
+    ar.base = bm.starts.base;
+    ar.limit = bm.starts.base + bm.starts.words * TC_WORD_SPAN;
+    ar.bits.resize(bm.starts.words);
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, bm.starts.words, 4096),
+                      [&](const tbb::blocked_range<std::size_t>& r) {
+      for (std::size_t w = r.begin(); w != r.end(); w++) {
+        std::uint64_t s = __atomic_load_n(&bm.starts.bits[w], __ATOMIC_ACQUIRE);
+        std::uint64_t m = all ? 0 : __atomic_load_n(&bm.marks.bits[w], __ATOMIC_RELAXED);
+        ar.bits[w] = s & ~m;
+      }
+    });
+  }
+  index();
+}
+
+void CandidateSet::build_from_list(const Space& space, std::span<void* const> objects) {
+  std::size_t n = space.arena_count();
+  arenas_.assign(n, Arena{});
+  for (std::size_t a = 0; a < n; a++) {
+    ArenaBitmaps bm = space.arena_bitmaps(a);
+    arenas_[a].base = bm.starts.base;
+    arenas_[a].limit = bm.starts.base + bm.starts.words * TC_WORD_SPAN;
+    arenas_[a].bits.assign(bm.starts.words, 0);
+  }
+  for (void* obj : objects) {
+    auto p = reinterpret_cast<uintptr_t>(obj);
+    for (Arena& ar : arenas_) {
+      if (p >= ar.base && p < ar.limit) {
+        std::size_t g = (p - ar.base) / TC_GRANULE;
+        ar.bits[g / 64] |= std::uint64_t{1} << (g % 64);
+      }
+    }
+  }
+  index();
+}
+
+void CandidateSet::index() {
+  std::size_t total = 0;
+  for (Arena& ar : arenas_) {
+    ar.first = total;
+    ar.prefix.resize(ar.bits.size());
+    std::uint32_t count = 0;
+    for (std::size_t w = 0; w < ar.bits.size(); w++) {
+      ar.prefix[w] = count;
+      count += static_cast<std::uint32_t>(std::popcount(ar.bits[w]));
+    }
+    total += count;
+  }
+  objects_.resize(total);
+  for (Arena& ar : arenas_) {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, ar.bits.size(), 4096),
+                      [&](const tbb::blocked_range<std::size_t>& r) {
+      for (std::size_t w = r.begin(); w != r.end(); w++) {
+        std::size_t k = ar.first + ar.prefix[w];
+        for (std::uint64_t b = ar.bits[w]; b; b &= b - 1) {
+          std::size_t g = w * 64 + static_cast<std::size_t>(std::countr_zero(b));
+          objects_[k++] = reinterpret_cast<void*>(ar.base + g * TC_GRANULE);
+        }
+      }
+    });
+  }
+}
+
+std::size_t CandidateSet::index_of(const void* obj) const {
+  auto p = reinterpret_cast<uintptr_t>(obj);
+  for (const Arena& ar : arenas_) {
+    if (p >= ar.base && p < ar.limit) {
+      if ((p - ar.base) % TC_GRANULE) return npos;
+      std::size_t g = (p - ar.base) / TC_GRANULE;
+      std::uint64_t word = ar.bits[g / 64];
+      std::uint64_t bit = std::uint64_t{1} << (g % 64);
+      if (!(word & bit)) return npos;
+      return ar.first + ar.prefix[g / 64] + static_cast<std::size_t>(std::popcount(word & (bit - 1)));
+    }
+  }
+  return npos;
+}
+
+std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const CandidateSet& cands,
+                                                         std::size_t batch) {
+  std::size_t n = cands.size();
+  std::vector<std::vector<std::size_t>> out;
+  if (batch == 0 || n <= batch) {
+    out.emplace_back(n);
+    for (std::size_t i = 0; i < n; i++) out[0][i] = i;
+    return out;
+  }
+  // Lock-free union-find: parent[] only ever points to a smaller index, so
+  // a root is the smallest index of its component and links never cycle.
+  std::unique_ptr<std::atomic<std::size_t>[]> parent(new std::atomic<std::size_t>[n]);
+  for (std::size_t i = 0; i < n; i++) parent[i].store(i, std::memory_order_relaxed);
+  auto find = [&](std::size_t x) {
+    for (;;) {
+      std::size_t p = parent[x].load(std::memory_order_relaxed);
+      if (p == x) return x;
+      std::size_t gp = parent[p].load(std::memory_order_relaxed);
+      if (gp != p) parent[x].compare_exchange_weak(p, gp, std::memory_order_relaxed);  // halve the path
+      x = gp;
+    }
+  };
+  auto unite = [&](std::size_t a, std::size_t b) {
+    for (;;) {
+      a = find(a);
+      b = find(b);
+      if (a == b) return;
+      if (a < b) std::swap(a, b);  // link the larger root under the smaller
+      std::size_t expected = a;
+      if (parent[a].compare_exchange_strong(expected, b, std::memory_order_relaxed)) return;
+    }
+  };
+  using Range = tbb::blocked_range<std::size_t>;
+  tbb::parallel_for(Range(0, n, 256), [&](const Range& r) {
+    class Unite final : public Visitor {
+     public:
+      Unite(const CandidateSet& c, decltype(unite)& u) : c_(c), u_(u) {}
+      void visit(void* child) override {
+        std::size_t j = c_.index_of(child);
+        if (j != CandidateSet::npos) u_(i, j);
+      }
+      std::size_t i = 0;
+
+     private:
+      const CandidateSet& c_;
+      decltype(unite)& u_;
+    } v(cands, unite);
+    for (std::size_t i = r.begin(); i != r.end(); i++) {
+      v.i = i;
+      e.trace(cands.object(i), v, /*concurrent=*/true);
+    }
+  });
+  // Pack whole components, in order of their smallest index, into batches.
+  std::vector<std::size_t> size(n, 0), slot(n, CandidateSet::npos);
+  std::vector<std::size_t> root(n);
+  for (std::size_t i = 0; i < n; i++) size[root[i] = find(i)]++;
+  std::size_t filled = batch;  // forces a new batch first
+  for (std::size_t i = 0; i < n; i++) {
+    std::size_t r = root[i];
+    if (slot[r] == CandidateSet::npos) {
+      if (filled + size[r] > batch && filled > 0) {
+        out.emplace_back();
+        filled = 0;
+      }
+      slot[r] = out.size() - 1;
+      filled += size[r];
+    }
+    out[slot[r]].push_back(i);
+  }
+  return out;
+}
+
+Verifier::Verifier(Embedder& e, const CandidateSet& cands)
+    : embedder_(e), cands_(cands), local_(cands.size(), CandidateSet::npos) {}
+
+VerifyResult Verifier::find_garbage(std::span<const std::size_t> members) {
+  Embedder& e = embedder_;
+  std::size_t m = members.size();
+  for (std::size_t k = 0; k < m; k++) local_[members[k]] = k;
+  std::vector<void*> objects(m);
+  for (std::size_t k = 0; k < m; k++) objects[k] = cands_.object(members[k]);
+  std::unique_ptr<std::atomic<std::int64_t>[]> refs(new std::atomic<std::int64_t>[m]);
+  std::unique_ptr<std::atomic<std::uint8_t>[]> alive(new std::atomic<std::uint8_t>[m]);
+  auto member = [&](const void* obj) {
+    std::size_t j = cands_.index_of(obj);
+    return j == CandidateSet::npos ? j : local_[j];
+  };
+  using Range = tbb::blocked_range<std::size_t>;
+  // 1. refcounts.
+  tbb::parallel_for(Range(0, m, 1024), [&](const Range& r) {
+    for (std::size_t k = r.begin(); k != r.end(); k++) {
+      void* obj = objects[k];
+      refs[k].store(e.collectable(obj) ? e.refcount(obj) : kExcluded, std::memory_order_relaxed);
+      alive[k].store(0, std::memory_order_relaxed);
+    }
+  });
+  // 2. subtract references among members.
+  tbb::parallel_for(Range(0, m, 256), [&](const Range& r) {
+    for (std::size_t k = r.begin(); k != r.end(); k++) {
+      if (refs[k].load(std::memory_order_relaxed) == kExcluded) continue;
+      trace(e, objects[k], [&](void* child) {
+        std::size_t j = member(child);
+        if (j == CandidateSet::npos) return;
+        std::int64_t v = refs[j].load(std::memory_order_relaxed);
+        while (v != kExcluded && !refs[j].compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) {
+        }
+      });
+    }
+  });
+  // 3. seeds: referenced from outside, or excluded; then propagate.
+  VerifyResult out;
+  std::vector<std::size_t> seeds;
+  for (std::size_t k = 0; k < m; k++) {
+    std::int64_t v = refs[k].load(std::memory_order_relaxed);
+    if (v == kExcluded) {
+      out.excluded++;
+    } else if (v < 0) {
+      std::fprintf(stderr, "tricolor: object %p has %lld more references from candidates than its "
+                   "refcount; the embedder's refcount is wrong (object kept alive)\n",
+                   objects[k], static_cast<long long>(-v));
+    }
+    if (v != 0) {
+      alive[k].store(1, std::memory_order_relaxed);
+      seeds.push_back(k);
+    }
+  }
+  propagate(e, objects, seeds, alive.get(), [&](void* o) {
+    std::size_t j = member(o);
+    return j != CandidateSet::npos && refs[j].load(std::memory_order_relaxed) != kExcluded
+               ? j : CandidateSet::npos;
+  });
+  // 4. the rest is garbage.
+  for (std::size_t k = 0; k < m; k++) {
+    if (!alive[k].load(std::memory_order_relaxed)) out.garbage.push_back(objects[k]);
+  }
+  for (std::size_t idx : members) local_[idx] = CandidateSet::npos;
+  return out;
+}
+
+std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
+  Embedder& e = embedder_;
+  std::size_t n = garbage.size();
+  for (std::size_t k = 0; k < n; k++) local_[cands_.index_of(garbage[k])] = k;
+  auto member = [&](const void* obj) {
+    std::size_t j = cands_.index_of(obj);
+    return j == CandidateSet::npos ? j : local_[j];
+  };
+  std::unique_ptr<std::atomic<std::int64_t>[]> refs(new std::atomic<std::int64_t>[n]);
+  std::unique_ptr<std::atomic<std::uint8_t>[]> alive(new std::atomic<std::uint8_t>[n]);
+  using Range = tbb::blocked_range<std::size_t>;
+  tbb::parallel_for(Range(0, n, 1024), [&](const Range& r) {
+    for (std::size_t k = r.begin(); k != r.end(); k++) {
+      refs[k].store(e.refcount(garbage[k]) - 1, std::memory_order_relaxed);  // less our hold
+      alive[k].store(0, std::memory_order_relaxed);
+    }
+  });
+  tbb::parallel_for(Range(0, n, 256), [&](const Range& r) {
+    for (std::size_t k = r.begin(); k != r.end(); k++) {
+      trace(e, garbage[k], [&](void* child) {
+        std::size_t j = member(child);
+        if (j != CandidateSet::npos) refs[j].fetch_sub(1, std::memory_order_relaxed);
+      });
+    }
+  });
+  std::vector<std::size_t> seeds;
+  for (std::size_t k = 0; k < n; k++) {
+    if (refs[k].load(std::memory_order_relaxed) != 0) {
+      alive[k].store(1, std::memory_order_relaxed);
+      seeds.push_back(k);
+    }
+  }
+  propagate(e, garbage, seeds, alive.get(), member);
+  std::vector<bool> out(n);
+  for (std::size_t k = 0; k < n; k++) out[k] = alive[k].load(std::memory_order_relaxed) != 0;
+  for (void* g : garbage) local_[cands_.index_of(g)] = CandidateSet::npos;
+  return out;
+}
+
+VerifyResult find_garbage(Embedder& e, const CandidateSet& cands) {
+  std::vector<std::size_t> all(cands.size());
+  for (std::size_t i = 0; i < all.size(); i++) all[i] = i;
+  return Verifier(e, cands).find_garbage(all);
+}
+
+}  // namespace tricolor

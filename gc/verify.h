@@ -1,0 +1,104 @@
+// gc/verify.h -- internal: the candidate set and the refcount verification
+// that runs with the world stopped (phases 4 and 6 of gc/phases.cc).
+//
+// The candidate set is a snapshot of bitmap words (one bit per granule, as
+// in the Space) with a prefix count per word, so that "is obj a candidate,
+// and which one" is O(1): index = prefix[word] + popcount(bits below obj).
+//
+// Call order: build*() (world running or stopped), then find_garbage() with
+// the world stopped, then resurrected() with the world stopped again.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "tricolor/bitmap.h"
+
+namespace tricolor {
+
+class Embedder;
+class Space;
+
+/// An indexed snapshot of candidate objects.
+class CandidateSet {
+ public:
+  static constexpr std::size_t npos = ~std::size_t{0};
+
+  /// Candidates = live & ~marked (or every live object if `all`), read from
+  /// the Space's bitmaps in parallel.
+  void build_from_space(const Space& space, bool all);
+  /// Candidates = exactly `objects` (each must be an object of `space`).
+  void build_from_list(const Space& space, std::span<void* const> objects);
+
+  /// Number of candidates.
+  std::size_t size() const { return objects_.size(); }
+  /// The i-th candidate, in address order within each arena.
+  void* object(std::size_t i) const { return objects_[i]; }
+  /// The index of `obj`, or npos if it is not a candidate.
+  std::size_t index_of(const void* obj) const;
+
+ private:
+  struct Arena {
+    uintptr_t base = 0, limit = 0;
+    std::vector<std::uint64_t> bits;    // candidate bits, one per granule
+    std::vector<std::uint32_t> prefix;  // candidates before each word, in this arena
+    std::size_t first = 0;              // index of this arena's first candidate
+  };
+  void index();  // fills prefix, first and objects_ from bits
+  std::vector<Arena> arenas_;
+  std::vector<void*> objects_;
+};
+
+/// Result of a verification.
+struct VerifyResult {
+  std::vector<void*> garbage;  ///< candidates with no outside reference
+  std::size_t excluded = 0;    ///< candidates the embedder called not collectable
+};
+
+/// Splits the candidates into batches of whole connected components of at
+/// most `batch` objects each (a bigger component gets a batch of its own),
+/// for one short pause per batch.  World running: the components come from
+/// a concurrent union-find over Embedder::trace(concurrent=true), so they
+/// may be wrong -- which only leaves a garbage cycle split across batches
+/// for the next collection, never frees a live object.  batch == 0: one
+/// batch with every candidate.
+std::vector<std::vector<std::size_t>> batch_by_component(Embedder& embedder, const CandidateSet& cands,
+                                                         std::size_t batch);
+
+/// The verification over a subset of a candidate set.  The scratch arrays
+/// are sized once per candidate set and reused across batches.
+class Verifier {
+ public:
+  Verifier(Embedder& embedder, const CandidateSet& cands);
+
+  /// Runs stock CPython's cycle detection restricted to the candidates
+  /// `members` (indices into the candidate set), with the world stopped:
+  /// gc_refs = refcount - references from other members; anything with
+  /// gc_refs > 0 (or not collectable) is alive with every member it
+  /// reaches; the rest is garbage.  Parallel over the calling TBB arena.
+  /// Sound for any subset: a reference from outside it is never subtracted
+  /// (design.md, the lemma).
+  VerifyResult find_garbage(std::span<const std::size_t> members);
+
+  /// With the world stopped after finalization: which of `garbage` (each
+  /// held once by the collector, see Embedder::hold) is reachable from
+  /// outside the garbage -- resurrected by a finalizer, or reached from
+  /// something that was.  One flag per object, true = resurrected.
+  std::vector<bool> find_resurrected(std::span<void* const> garbage);
+
+ private:
+  template <class F>
+  void with_members(std::size_t m, F&& set_index);
+  Embedder& embedder_;
+  const CandidateSet& cands_;
+  std::vector<std::size_t> local_;  // candidate index -> member index, or npos
+};
+
+/// find_garbage over every candidate (one batch).
+VerifyResult find_garbage(Embedder& embedder, const CandidateSet& cands);
+
+}  // namespace tricolor

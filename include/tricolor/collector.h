@@ -1,0 +1,97 @@
+// tricolor/collector.h -- the collector: a mostly-concurrent mark and a
+// refcount-verified sweep over a Space, driven through an Embedder.
+//
+// One collection (gc/phases.cc has the details and the proof sketch):
+//   1. root scan (STW): thread roots marked, black allocation on;
+//   2. concurrent mark: parallel marking from the roots while mutators run;
+//   3. candidate scan (concurrent): candidates = live & ~marked;
+//   4. verify (STW): stock CPython's cycle detection restricted to the
+//      candidates -- refcount minus internal references; anything with an
+//      outside reference is alive with all it reaches; the rest is garbage;
+//      one short pause per batch of whole connected components;
+//   5. finalize: the garbage goes to the embedder;
+//   6. resurrection check (STW): over the garbage only;
+//   7. clear: confirmed garbage is cleared and released; marks reset.
+// Mode::kFullStw runs the same driver with every live object a candidate and
+// no concurrent marking: the in-run baseline.  If concurrent marking cannot
+// proceed (out of memory for mark stacks) the collection falls back to
+// kFullStw and says so in its stats and on stderr.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "tricolor/embedder.h"
+#include "tricolor/events.h"
+
+namespace tricolor {
+
+class Space;
+class World;
+
+/// How a collection finds its candidates.
+enum class Mode {
+  kConcurrent,  ///< mark concurrently; verify only the unmarked
+  kFullStw,     ///< no marking; verify every object with the world stopped
+};
+
+/// Settings of a Collector.
+struct CollectorConfig {
+  Mode mode = Mode::kConcurrent;
+  /// Marker threads (TBB task_arena concurrency); 0 = hardware threads.
+  int mark_workers = 0;
+  /// Pacing: collect when the bytes allocated since the last collection
+  /// exceed growth_ratio * (bytes live after it), and at least min_trigger.
+  double growth_ratio = 1.0;
+  std::size_t min_trigger_bytes = std::size_t{8} << 20;
+  /// Run automatic collections on a background thread (otherwise
+  /// maybe_collect() collects on the calling thread).
+  bool background = true;
+  /// Candidates verified per pause at most, in whole connected components
+  /// (a bigger component gets a pause of its own); 0 = all in one pause.
+  std::size_t verify_batch = 16384;
+  /// Testing: cap on mark-stack entries, to exercise the fallback.
+  std::size_t mark_stack_limit_for_testing = 0;
+};
+
+/// A collector over one Space and one Embedder.
+class Collector {
+ public:
+  /// `world` is the World whose stop/start Embedder::stop_world() uses by
+  /// default (may be nullptr if the embedder overrides both).
+  Collector(Space& space, Embedder& embedder, World* world, const CollectorConfig& config = {});
+  /// Stops the background thread (waiting for a collection in progress).
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  /// Runs one whole collection on the calling thread and returns its stats.
+  /// If another collection is in progress, waits for it and runs a new one.
+  /// A caller attached to the World enters an inactive region around the
+  /// concurrent phases so that it never stops itself.
+  CollectionStats collect();
+  /// Like collect() with a mode for this collection only.
+  CollectionStats collect(Mode mode);
+
+  /// Tells the pacer about `bytes` newly allocated; may trigger a
+  /// collection (on the background thread, or here if background is off).
+  void note_allocation(std::size_t bytes);
+  /// Tells the pacer about `bytes` freed.
+  void note_free(std::size_t bytes);
+
+  /// Adds a listener (not owned; must outlive the Collector).
+  void add_listener(EventListener* listener);
+
+  /// Collections finished so far.
+  std::uint64_t collections() const;
+  /// The settings.
+  const CollectorConfig& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tricolor

@@ -1,0 +1,114 @@
+// tricolor/events.h -- what a collection reports: per-phase times, pause
+// histograms, and a listener interface for embedders (compare Whippet's
+// event listener).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+namespace tricolor {
+
+/// The phases of one collection, in order (see gc/phases.cc).
+enum class Phase : int {
+  kRootScan,         ///< STW: thread roots, black allocation on
+  kConcurrentMark,   ///< mutators run; parallel marking from the roots
+  kCandidateScan,    ///< mutators run; live & ~marked -> candidates
+  kVerify,           ///< STW: refcount verification over the candidates
+  kFinalize,         ///< mutators run; embedder finalizes the garbage
+  kResurrectionCheck,///< STW: which garbage was resurrected
+  kClear,            ///< mutators run; embedder clears the garbage
+  kClearMarks,       ///< mutators run; mark bitmaps reset
+  kCount
+};
+
+/// The phase's name, e.g. "concurrent-mark".
+std::string_view phase_name(Phase phase);
+
+/// Whether the phase runs with the world stopped.
+bool phase_is_pause(Phase phase);
+
+/// What one collection did.
+struct CollectionStats {
+  bool full_stw = false;       ///< ran in (or fell back to) the full-STW mode
+  bool fell_back = false;      ///< concurrent marking gave up (see reason)
+  const char* fallback_reason = nullptr;  ///< static string, or nullptr
+  std::size_t objects = 0;     ///< live objects when the cycle began
+  std::size_t marked = 0;      ///< marked by the concurrent marker
+  std::size_t candidates = 0;  ///< verified in the STW phase
+  std::size_t garbage = 0;     ///< handed to the embedder
+  std::size_t resurrected = 0; ///< garbage found alive again
+  int mark_workers = 0;        ///< marker threads used
+  /// Per-phase wall time, in ns, indexed by Phase.
+  std::array<std::int64_t, static_cast<int>(Phase::kCount)> phase_ns{};
+  /// Time-to-safepoint of each pause, in ns, in order.
+  std::vector<std::int64_t> wait_ns;
+  /// Each pause, stopped to restarted, in ns, in order.
+  std::vector<std::int64_t> pause_ns;
+  /// The longest pause of this collection.
+  std::int64_t max_pause_ns() const;
+};
+
+/// Log-bucketed histogram of durations (ns) with percentiles. Thread-safe.
+class Histogram {
+ public:
+  /// Records one duration.
+  void record(std::int64_t ns);
+  /// The q-quantile (0 <= q <= 1), within a bucket's resolution (about 3 %);
+  /// 0 when empty.
+  std::int64_t percentile(double q) const;
+  /// The largest recorded value (exact).
+  std::int64_t max() const;
+  /// Number of recorded values.
+  std::size_t count() const;
+  /// Forgets every value.
+  void reset();
+
+ private:
+  static constexpr int kBuckets = 64 * 32;  // 32 sub-buckets per power of two
+  mutable std::mutex mu_;
+  std::array<std::uint64_t, kBuckets> buckets_{};
+  std::int64_t max_ = 0;
+  std::size_t count_ = 0;
+};
+
+/// Receives the collector's events. Callbacks run on the collecting thread;
+/// on_pause_* run with the world stopped and must not allocate from the
+/// Space or block on a mutator.
+class EventListener {
+ public:
+  virtual ~EventListener() = default;
+  /// A collection starts.
+  virtual void on_collection_start(bool full_stw) { (void)full_stw; }
+  /// A phase ends after `ns` nanoseconds.
+  virtual void on_phase(Phase phase, std::int64_t ns) { (void)phase; (void)ns; }
+  /// A collection ended.
+  virtual void on_collection_end(const CollectionStats& stats) { (void)stats; }
+};
+
+/// An EventListener that keeps histograms of pauses, time-to-safepoint and
+/// per-phase times over many collections.
+class StatsListener : public EventListener {
+ public:
+  void on_phase(Phase phase, std::int64_t ns) override;
+  void on_collection_end(const CollectionStats& stats) override;
+  /// Every pause of every collection.
+  const Histogram& pauses() const { return pauses_; }
+  /// Every time-to-safepoint.
+  const Histogram& waits() const { return waits_; }
+  /// Times of one phase.
+  const Histogram& phase(Phase p) const { return phases_[static_cast<int>(p)]; }
+  /// Collections seen.
+  std::size_t collections() const;
+
+ private:
+  Histogram pauses_, waits_;
+  std::array<Histogram, static_cast<int>(Phase::kCount)> phases_;
+  mutable std::mutex mu_;
+  std::size_t collections_ = 0;
+};
+
+}  // namespace tricolor
