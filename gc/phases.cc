@@ -152,7 +152,7 @@ struct Collector::Impl {
   // Background collector thread.
   std::mutex bg_mu;
   std::condition_variable bg_cv;
-  bool trigger = false, stop = false;
+  bool trigger = false, stop = false, bg_alive = false;
   std::thread bg;
 };
 
@@ -274,19 +274,26 @@ Collector::Collector(Space& space, Embedder& embedder, World* world, const Colle
     throw UsageError("Collector: this Embedder already belongs to a Collector with another World");
   }
   embedder.world_ = world;
-  if (config.background) impl_->bg = std::thread([this] { impl_->background_loop(); });
+  if (config.background) {
+    impl_->bg_alive = true;
+    impl_->bg = std::thread([this] { impl_->background_loop(); });
+  }
 }
 
 Collector::~Collector() {
-  if (impl_->bg.joinable()) {
-    {
-      std::lock_guard lk(impl_->bg_mu);
-      impl_->stop = true;
-    }
-    impl_->bg_cv.notify_all();
-    impl_->bg.join();
-  }
+  shutdown();
   impl_->embedder.world_ = nullptr;
+}
+
+void Collector::shutdown() {
+  {
+    std::lock_guard lk(impl_->bg_mu);
+    if (!impl_->bg_alive) return;
+    impl_->bg_alive = false;
+    impl_->stop = true;
+  }
+  impl_->bg_cv.notify_all();
+  impl_->bg.join();
 }
 
 CollectionStats Collector::collect() { return impl_->collect(impl_->config.mode); }
@@ -294,15 +301,15 @@ CollectionStats Collector::collect(Mode mode) { return impl_->collect(mode); }
 
 void Collector::note_allocation(std::size_t bytes) {
   if (!impl_->pacer.allocated(bytes)) return;
-  if (impl_->config.background) {
-    {
-      std::lock_guard lk(impl_->bg_mu);
+  {
+    std::lock_guard lk(impl_->bg_mu);
+    if (impl_->bg_alive) {
       impl_->trigger = true;
+      impl_->bg_cv.notify_one();
+      return;
     }
-    impl_->bg_cv.notify_one();
-  } else {
-    impl_->collect(impl_->config.mode);
   }
+  impl_->collect(impl_->config.mode);
 }
 
 void Collector::note_free(std::size_t bytes) { impl_->pacer.freed(bytes); }

@@ -57,10 +57,11 @@ Runtime::Runtime(const RuntimeConfig& config)
 }
 
 Runtime::~Runtime() {
-  collector_.reset();
+  collector_->shutdown();  // no collection runs past this point
   for (auto& g : globals_) {
     if (Object* o = g.exchange(nullptr)) decref(o);
   }
+  collector_.reset();
   // What is left is cyclic garbage nobody collected; the Space frees it.
 }
 

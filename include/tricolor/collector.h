@@ -81,6 +81,12 @@ class Collector {
   /// Tells the pacer about `bytes` freed.
   void note_free(std::size_t bytes);
 
+  /// Stops the background thread, waiting for a collection in progress;
+  /// afterwards a trigger collects on the allocating thread. Called by the
+  /// destructor; an embedder calls it first if the collection's callbacks
+  /// use state it is about to tear down.
+  void shutdown();
+
   /// Adds a listener (not owned; must outlive the Collector).
   void add_listener(EventListener* listener);
 
