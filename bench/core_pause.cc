@@ -9,10 +9,11 @@
 // Heap: a complete binary tree of N objects (2 slots each) under global 0.
 // Each mutator repeats: walk a random path from the root to depth >= D-6
 // (D = tree depth), then one of
-//   * replace the subtree at a random slot there by a new chain of 1-8
-//     objects (the old subtree dies by reference counting);
-//   * swap the references in two random slots of two such nodes (what a
-//     marker without a write barrier can miss);
+//   * replace the subtree at a random slot of a node at depth D-2 by a new
+//     chain of 1-5 objects (the old subtree, ~3 objects, dies by reference
+//     counting; the heap keeps its size);
+//   * swap the references in two random slots of two nodes at the same
+//     depth (what a marker without a write barrier can miss);
 //   * every --cycle-every ops, make a garbage cycle of 2-6 objects (work
 //     for the cycle collector);
 // then poll the safepoint.  The main thread waits --gap-ms, collects,
@@ -122,9 +123,9 @@ int main(int argc, char** argv) {
     synthetic::Mutator m(rt);
     std::mt19937_64 rng(seed);
     std::uint64_t n = 0;
-    auto walk = [&]() -> Object* {
+    // A random path from the root down to depth `d` (or the last node).
+    auto walk_to = [&](int d) -> Object* {
       Object* cur = rt.get_global(0);
-      int d = std::max(1, depth - 6) + static_cast<int>(rng() % 4);
       for (int i = 0; i < d && cur; i++) {
         Object* nx = rt.load(cur, rng() % 2);
         if (!nx) break;
@@ -133,8 +134,13 @@ int main(int argc, char** argv) {
       }
       return cur;
     };
+    // Rewiring happens near the leaves, so the heap keeps its size: a
+    // replaced subtree (depth - 2: about 3 objects) is about as big as the
+    // chain that replaces it, and a swap moves subtrees of up to 63 between
+    // two nodes of the same depth (so it never detaches a cycle).
     while (!done.load(std::memory_order_relaxed)) {
-      Object* x = walk();
+      const int d_x = std::max(1, depth - 6) + static_cast<int>(rng() % 4);
+      Object* x = walk_to(d_x);
       if (x) {
         if (a.cycle_every > 0 && n % a.cycle_every == 0) {
           int k = 2 + static_cast<int>(rng() % 5);
@@ -143,18 +149,19 @@ int main(int argc, char** argv) {
           for (int i = 0; i < k; i++) rt.store(c[i], 0, c[(i + 1) % k]);
           for (Object* o : c) rt.decref(o);
         } else if (rng() % 2) {
-          Object* head = rt.allocate(2);
-          Object* cur = head;
-          for (int i = static_cast<int>(rng() % 8); i > 0; i--) {
+          rt.decref(x);
+          x = walk_to(std::max(1, depth - 2));
+          Object* head = rt.allocate(2);  // our reference
+          Object* cur = head;               // borrowed from the chain
+          for (int i = static_cast<int>(rng() % 5); i > 0; i--) {
             Object* nx = rt.allocate(2);
             rt.store(cur, 0, nx);
-            rt.decref(cur);
+            rt.decref(nx);                  // the chain holds it now
             cur = nx;
           }
           rt.store(x, rng() % 2, head);
-          if (cur != head) rt.decref(cur);
           rt.decref(head);
-        } else if (Object* y = walk()) {
+        } else if (Object* y = walk_to(d_x)) {  // same depth: neither holds the other
           std::uint32_t sx = rng() % 2, sy = rng() % 2;
           Object* vx = rt.load(x, sx);
           Object* vy = rt.load(y, sy);

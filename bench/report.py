@@ -65,7 +65,9 @@ def context(args):
         "git": out("git", "-C", str(REPO), "describe", "--always", "--dirty"),
         "interpreters": {name: {"path": path,
                                 "version": out(path, "-c", "import sys; print(sys.version)")}
-                         for name, path in (("stock", args.stock), ("tricolor", args.tricolor))},
+                         for name, path in (("stock", getattr(args, "stock", None)),
+                                            ("tricolor", getattr(args, "tricolor", None)))
+                         if path},
     }
 
 

@@ -84,7 +84,7 @@ CASES = {
     "max": (lambda n: (range(n),), max),
     "any": (lambda n: (itertools.repeat(0, n),), any),
     "all": (lambda n: (itertools.repeat(1, n),), all),
-    "str_join": (lambda n: (["x" * 20000] * n + ["\u20ac"],), "".join),
+    "str_join": (lambda n: (["ab"] * n + ["\u20ac"],), "".join),
     "bytes_join": (lambda n: (tuple(b"x" * (i % 10) for i in range(n)),), b"".join),
     "list_from_iter": (lambda n: (slow_items(n),), list),
     "list_extend": (lambda n: ([], slow_items(n)), lambda l, it: l.extend(it)),

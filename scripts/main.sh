@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up a fresh Debian machine, build stock and tricolor
 # CPython 3.13.5t side by side (cached), run the measurements and print the
-# stock-vs-tricolor tables.  Results land in papers/results/.
+# stock-vs-tricolor tables, then the collector core's concurrent-vs-STW
+# table.  Results land in papers/results/.
 #
 #   scripts/main.sh [--tarball PATH] [--quick]
 #
@@ -35,4 +36,9 @@ log "(b) time-to-safepoint: unrelated-thread stall during long native calls"
 /usr/bin/python3 bench/safepoint.py "${py[@]}" "${repeat[@]}"
 log "(c) overhead with nothing pending"
 /usr/bin/python3 bench/overhead.py "${py[@]}" "${runs[@]}"
+log "(d) the collector core: concurrent vs full-STW pauses, 1 M to 16 M objects"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTRICOLOR_RUNTIME_TESTS=OFF >/dev/null
+cmake --build build/release -j"$(nproc)" --target core_pause >/dev/null
+if ((quick)); then sizes=(--sizes 1,4 --collections 4); else sizes=(--sizes 1,2,4,8,16); fi
+/usr/bin/python3 bench/core_pause.py --binary build/release/bench/core_pause --out papers/results "${sizes[@]}"
 log "done in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; results in papers/results/"

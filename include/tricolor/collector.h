@@ -51,7 +51,7 @@ struct CollectorConfig {
   bool background = true;
   /// Candidates verified per pause at most, in whole connected components
   /// (a bigger component gets a pause of its own); 0 = all in one pause.
-  std::size_t verify_batch = 16384;
+  std::size_t verify_batch = 4096;
   /// Testing: cap on mark-stack entries, to exercise the fallback.
   std::size_t mark_stack_limit_for_testing = 0;
 };
