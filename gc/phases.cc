@@ -125,8 +125,11 @@ struct Collector::Impl {
       embedder.stop_world();
       std::int64_t stopped = now_ns();
       fn();
-      embedder.start_world();
+      // The pause ends when the world is let go.  start_world() returns
+      // later: on a busy machine the woken mutators can preempt this thread
+      // before it does, and that wait is this thread's, not the world's.
       std::int64_t end = now_ns();
+      embedder.start_world();
       st.wait_ns.push_back(stopped - t0);
       st.pause_ns.push_back(end - stopped);
     } else {

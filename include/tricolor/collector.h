@@ -39,19 +39,21 @@ enum class Mode {
 
 /// Settings of a Collector.
 struct CollectorConfig {
+  /// The mode of automatic collections and of collect() without a mode.
   Mode mode = Mode::kConcurrent;
   /// Marker threads (TBB task_arena concurrency); 0 = hardware threads.
   int mark_workers = 0;
   /// Pacing: collect when the bytes allocated since the last collection
   /// exceed growth_ratio * (bytes live after it), and at least min_trigger.
   double growth_ratio = 1.0;
+  /// The smallest trigger, in bytes allocated since the last collection.
   std::size_t min_trigger_bytes = std::size_t{8} << 20;
   /// Run automatic collections on a background thread (otherwise
   /// maybe_collect() collects on the calling thread).
   bool background = true;
   /// Candidates verified per pause at most, in whole connected components
   /// (a bigger component gets a pause of its own); 0 = all in one pause.
-  std::size_t verify_batch = 4096;
+  std::size_t verify_batch = 2048;
   /// Testing: cap on mark-stack entries, to exercise the fallback.
   std::size_t mark_stack_limit_for_testing = 0;
 };

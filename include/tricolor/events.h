@@ -93,7 +93,9 @@ class EventListener {
 /// per-phase times over many collections.
 class StatsListener : public EventListener {
  public:
+  /// Records the phase's time in its histogram.
   void on_phase(Phase phase, std::int64_t ns) override;
+  /// Records the collection's pauses and times-to-safepoint.
   void on_collection_end(const CollectionStats& stats) override;
   /// Every pause of every collection.
   const Histogram& pauses() const { return pauses_; }
