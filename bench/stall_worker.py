@@ -107,6 +107,10 @@ PIN = "--no-pin" not in sys.argv
 
 
 RT = "--no-rt" not in sys.argv
+# --no-collect: the control -- the same three threads, no collection: what
+# the ticker stalls with nothing asking for a safepoint is this machine's
+# noise floor.
+COLLECT = "--no-collect" not in sys.argv
 
 
 def realtime():
@@ -150,7 +154,8 @@ def measure(case, size):
         started.wait()
         time.sleep(0.02)          # let the call get well under way
         t0 = time.perf_counter()
-        gc.collect()
+        if COLLECT:
+            gc.collect()
         out["collect_s"] = time.perf_counter() - t0
 
     def ticker():
