@@ -2,6 +2,7 @@
 // slots and globals, iterative destruction of long chains, deferred frees
 // while a collection is in progress.
 #include "synthetic/runtime.h"
+#include "tests/support/synthetic_config.h"
 
 #include <gtest/gtest.h>
 
@@ -10,16 +11,8 @@ namespace {
 using synthetic::Object;
 using synthetic::Runtime;
 
-synthetic::RuntimeConfig config() {
-  synthetic::RuntimeConfig c;
-  c.space.arena_bytes = std::size_t{64} << 20;
-  c.collector.background = false;
-  c.collector.min_trigger_bytes = std::size_t{1} << 40;
-  return c;
-}
-
 TEST(Runtime, RefcountsFreeAcyclicGarbageAtOnce) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* a = rt.allocate(2);
   Object* b = rt.allocate(0);
@@ -38,7 +31,7 @@ TEST(Runtime, RefcountsFreeAcyclicGarbageAtOnce) {
 }
 
 TEST(Runtime, LongChainsAreDestroyedWithoutRecursion) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* head = rt.allocate(1);
   Object* cur = head;
@@ -53,7 +46,7 @@ TEST(Runtime, LongChainsAreDestroyedWithoutRecursion) {
 }
 
 TEST(Runtime, GlobalsHoldReferences) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* a = rt.allocate(0);
   rt.set_global(3, a);
@@ -68,7 +61,7 @@ TEST(Runtime, GlobalsHoldReferences) {
 }
 
 TEST(Runtime, FreesAreDeferredDuringACollection) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* a = rt.allocate(0);
   rt.on_collection_start(false);
@@ -81,7 +74,7 @@ TEST(Runtime, FreesAreDeferredDuringACollection) {
 }
 
 TEST(Runtime, LocalsAreThreadRoots) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* a = rt.allocate(0);
   self.locals.push_back(a);

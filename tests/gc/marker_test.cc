@@ -11,19 +11,12 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "synthetic/runtime.h"
+#include "tests/support/synthetic_config.h"
 
 namespace {
 
 using synthetic::Object;
 using synthetic::Runtime;
-
-synthetic::RuntimeConfig config() {
-  synthetic::RuntimeConfig c;
-  c.space.arena_bytes = std::size_t{64} << 20;
-  c.collector.background = false;
-  c.collector.min_trigger_bytes = std::size_t{1} << 40;
-  return c;
-}
 
 // Wraps a runtime and declines to trace objects with an odd id.
 class Picky final : public tricolor::Embedder {
@@ -51,7 +44,7 @@ std::size_t marked_count(tricolor::Space& s) {
 }
 
 TEST(Marker, MarksExactlyTheReachableObjects) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   // A chain of 100 000 (deep), and a fan-out of 50 000 (wide) with a cycle back.
   Object* chain = rt.allocate(1);
@@ -87,7 +80,7 @@ TEST(Marker, MarksExactlyTheReachableObjects) {
 }
 
 TEST(Marker, OpaqueObjectsAreMarkedButNotTraced) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* a = rt.allocate(1);  // id 1: odd, opaque
   Object* b = rt.allocate(1);
@@ -106,7 +99,7 @@ TEST(Marker, OpaqueObjectsAreMarkedButNotTraced) {
 }
 
 TEST(Marker, GivesUpAtTheStackLimit) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* fan = rt.allocate(1000);
   for (std::uint32_t i = 0; i < 1000; i++) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "synthetic/runtime.h"
+#include "tests/support/synthetic_config.h"
 #include "tricolor/collector.h"
 
 namespace {
@@ -23,15 +24,6 @@ namespace {
 using synthetic::Object;
 using synthetic::Runtime;
 using tricolor::Mode;
-
-synthetic::RuntimeConfig config(bool background = false) {
-  synthetic::RuntimeConfig c;
-  c.space.arena_bytes = std::size_t{64} << 20;
-  c.collector.background = background;
-  if (!background) c.collector.min_trigger_bytes = std::size_t{1} << 40;
-  c.collector.mark_workers = 2;
-  return c;
-}
 
 // A garbage cycle of `n` objects (the caller keeps no reference).
 void make_cycle(Runtime& rt, int n) {
@@ -57,7 +49,7 @@ std::size_t make_tree(Runtime& rt, Object* parent, int depth) {
 class Phases : public ::testing::TestWithParam<Mode> {};
 
 TEST_P(Phases, FreesGarbageCyclesAndNothingLive) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* root = rt.allocate(2);
   rt.set_global(0, root);
@@ -88,7 +80,7 @@ TEST_P(Phases, FreesGarbageCyclesAndNothingLive) {
 }
 
 TEST_P(Phases, ResurrectedGarbageIsNotCleared) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   make_cycle(rt, 3);
   std::vector<std::uint64_t> finalized;
@@ -117,7 +109,7 @@ TEST_P(Phases, ResurrectedGarbageIsNotCleared) {
 }
 
 TEST_P(Phases, MutatorsNeverSeeAFreedObject) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   constexpr int kThreads = 2, kGlobals = 16;
   {
     synthetic::Mutator self(rt);
@@ -196,7 +188,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, Phases, ::testing::Values(Mode::kConcurrent, Mod
                          });
 
 TEST(Fallback, MarkStackLimitFallsBackToFullStw) {
-  auto c = config();
+  auto c = tricolor_test::synthetic_config();
   c.collector.mark_stack_limit_for_testing = 8;
   Runtime rt(c);
   synthetic::Mutator self(rt);
@@ -221,7 +213,7 @@ TEST(Fallback, MarkStackLimitFallsBackToFullStw) {
 TEST(Pacing, CollectionsKeepPaceWithAllocation) {
   // Synchronous pacing: a collection runs on the allocating thread each
   // time 1 MiB has been allocated, so the garbage never piles up.
-  auto c = config();
+  auto c = tricolor_test::synthetic_config();
   c.collector.min_trigger_bytes = 1 << 20;
   Runtime rt(c);
   synthetic::Mutator self(rt);
@@ -238,7 +230,7 @@ TEST(Pacing, CollectionsKeepPaceWithAllocation) {
 }
 
 TEST(Pacing, BackgroundThreadCollects) {
-  auto c = config(/*background=*/true);
+  auto c = tricolor_test::synthetic_config(/*background=*/true);
   c.collector.min_trigger_bytes = 1 << 20;
   Runtime rt(c);
   synthetic::Mutator self(rt);
@@ -278,7 +270,7 @@ TEST(Misuse, CollectorWithoutAWorldSaysSo) {
 
 #ifndef NDEBUG
 TEST(Misuse, AllocatingFromAnUnattachedThreadSaysSo) {
-  Runtime rt(config());
+  Runtime rt(tricolor_test::synthetic_config());
   try {
     rt.allocate(1);
     FAIL() << "expected UsageError";

@@ -23,25 +23,17 @@
 #include <unordered_map>
 
 #include "synthetic/runtime.h"
+#include "tests/support/synthetic_config.h"
 
 namespace {
 
 using synthetic::Object;
 using synthetic::Runtime;
 
-synthetic::RuntimeConfig quiet_config() {
-  synthetic::RuntimeConfig c;
-  c.space.arena_bytes = std::size_t{64} << 20;
-  c.collector.background = false;
-  c.collector.min_trigger_bytes = std::size_t{1} << 40;  // collect only when asked
-  c.collector.mark_workers = 2;
-  return c;
-}
-
 std::set<void*> as_set(const std::vector<void*>& v) { return {v.begin(), v.end()}; }
 
 TEST(CandidateSet, IndexesObjectsInAddressOrder) {
-  Runtime rt(quiet_config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   std::vector<Object*> objs;
   for (int i = 0; i < 1000; i++) objs.push_back(rt.allocate(i % 5));
@@ -66,7 +58,7 @@ TEST(CandidateSet, IndexesObjectsInAddressOrder) {
 }
 
 TEST(Verify, FindsACycleButNotACycleHeldFromOutside) {
-  Runtime rt(quiet_config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* a = rt.allocate(1);
   Object* b = rt.allocate(1);
@@ -97,7 +89,7 @@ TEST(Verify, FindsACycleButNotACycleHeldFromOutside) {
 }
 
 TEST(Verify, ChainIntoHeldObjectIsAliveAndResurrectionIsSeen) {
-  Runtime rt(quiet_config());
+  Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* held = rt.allocate(1);
   Object* x = rt.allocate(1);
@@ -161,7 +153,7 @@ rc::Gen<Graph> graph_gen() {
 
 RC_GTEST_PROP(VerifyProperty, RestrictedVerificationIsSoundAndFullIsExact, ()) {
   const Graph g = *graph_gen();
-  Runtime rt(quiet_config());  // one per case: a failed case leaves nothing behind
+  Runtime rt(tricolor_test::synthetic_config());  // one per case: a failed case leaves nothing behind
   synthetic::Mutator self(rt);
   std::size_t n = g.slots.size();
   std::vector<Object*> objs(n);
