@@ -41,13 +41,13 @@
 //   * marks are only read between steps 1 and 3 of one collection, and are
 //     all clear when step 1 begins (step 8 of the previous one);
 //   * black allocation is on exactly from step 1 to step 3;
-//   * one collection at a time (collect_mu_); a caller attached to the
+//   * one collection at a time (collect_mu); a caller attached to the
 //     World waits for it in an inactive region, so it never blocks a stop.
 //
 // Concurrency of Collector::Impl's fields: config, space, embedder, world
-// and arena are fixed at construction; listeners_ is guarded by
-// listeners_mu_; collections_ is atomic; the background thread's state
-// (trigger_, stop_) is guarded by bg_mu_.
+// and arena are fixed at construction; collect_mu serialises collections;
+// listeners is guarded by listeners_mu; collections is atomic; the
+// background thread's state (trigger, stop, bg_alive) is guarded by bg_mu.
 #include "tricolor/collector.h"
 
 #include <oneapi/tbb/task_arena.h>
@@ -175,6 +175,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     for (EventListener* l : listeners) l->on_collection_start(st.full_stw);
   }
   CandidateSet cands;
+  std::vector<std::vector<std::size_t>> batches;
   if (!st.full_stw) {
     std::vector<void*> roots;
     phase(st, Phase::kRootScan, [&] {
@@ -199,17 +200,14 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     phase(st, Phase::kCandidateScan, [&] {
       if (!st.fell_back) arena.execute([&] { cands.build_from_space(space, /*all=*/false); });
       space.set_black_allocation(false);
+      if (!st.fell_back) {
+        arena.execute([&] { batches = batch_by_component(embedder, cands, config.verify_batch); });
+      }
     });
     st.full_stw = st.fell_back;
   }
   // 4. Verify, one pause per batch of whole components; full-STW mode
   // builds C inside the pause and verifies it in one go.
-  std::vector<std::vector<std::size_t>> batches;
-  if (!st.full_stw) {
-    phase(st, Phase::kCandidateScan, [&] {
-      arena.execute([&] { batches = batch_by_component(embedder, cands, config.verify_batch); });
-    });
-  }
   std::optional<Verifier> verifier;
   std::vector<std::vector<void*>> garbage;  // per batch
   auto verify = [&](std::span<const std::size_t> members) {
@@ -222,9 +220,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     phase(st, Phase::kVerify, [&] {
       arena.execute([&] { cands.build_from_space(space, /*all=*/true); });
       verifier.emplace(embedder, cands);
-      std::vector<std::size_t> all(cands.size());
-      for (std::size_t i = 0; i < all.size(); i++) all[i] = i;
-      verify(all);
+      verify(cands.indices());
     });
   } else {
     verifier.emplace(embedder, cands);

@@ -37,11 +37,10 @@
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
-#include <oneapi/tbb/task_group.h>
 
 #include <bit>
 #include <cstdio>
-#include <cstring>
+#include <numeric>
 
 #include "tricolor/embedder.h"
 #include "tricolor/space.h"
@@ -68,26 +67,65 @@ void trace(Embedder& e, void* obj, F&& f) {
   e.trace(obj, v, /*concurrent=*/false);
 }
 
-// Marks alive every member reachable from the seeds; `member(obj)` returns
-// the member index or npos, `alive` is one flag per member.
-template <class Member>
-void propagate(Embedder& e, std::span<void* const> objects, std::vector<std::size_t>& seeds,
-               std::atomic<std::uint8_t>* alive, Member member) {
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, seeds.size(), 256),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
+// Trial deletion over `objects` (world stopped), the core of both
+// verifications: refs[k] = base(objects[k]) (kExcluded leaves k out: never
+// garbage, its references never subtracted); every reference from a
+// counted member to a member j subtracts one from refs[j]; then every k
+// with refs != 0 is alive, and so is every member it reaches.
+// `member(obj)` is the member index of obj, or npos.
+struct Deletion {
+  std::unique_ptr<std::atomic<std::int64_t>[]> refs;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> alive;
+};
+
+template <class Base, class Member>
+Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, Member member) {
+  std::size_t n = objects.size();
+  Deletion d{std::unique_ptr<std::atomic<std::int64_t>[]>(new std::atomic<std::int64_t>[n]),
+             std::unique_ptr<std::atomic<std::uint8_t>[]>(new std::atomic<std::uint8_t>[n])};
+  auto& refs = d.refs;
+  auto& alive = d.alive;
+  using Range = tbb::blocked_range<std::size_t>;
+  tbb::parallel_for(Range(0, n, 1024), [&](const Range& r) {
+    for (std::size_t k = r.begin(); k != r.end(); k++) {
+      refs[k].store(base(objects[k]), std::memory_order_relaxed);
+      alive[k].store(0, std::memory_order_relaxed);
+    }
+  });
+  tbb::parallel_for(Range(0, n, 256), [&](const Range& r) {
+    for (std::size_t k = r.begin(); k != r.end(); k++) {
+      if (refs[k].load(std::memory_order_relaxed) == kExcluded) continue;
+      trace(e, objects[k], [&](void* child) {
+        std::size_t j = member(child);
+        if (j == CandidateSet::npos) return;
+        std::int64_t v = refs[j].load(std::memory_order_relaxed);
+        while (v != kExcluded && !refs[j].compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) {
+        }
+      });
+    }
+  });
+  std::vector<std::size_t> seeds;
+  for (std::size_t k = 0; k < n; k++) {
+    if (refs[k].load(std::memory_order_relaxed) != 0) {
+      alive[k].store(1, std::memory_order_relaxed);
+      seeds.push_back(k);
+    }
+  }
+  // Propagate; an excluded member is a seed, so it is never pushed again.
+  tbb::parallel_for(Range(0, seeds.size(), 256), [&](const Range& r) {
     std::vector<std::size_t> stack(seeds.begin() + r.begin(), seeds.begin() + r.end());
     while (!stack.empty()) {
       std::size_t i = stack.back();
       stack.pop_back();
       trace(e, objects[i], [&](void* child) {
         std::size_t j = member(child);
-        if (j != CandidateSet::npos &&
-            alive[j].exchange(1, std::memory_order_relaxed) == 0) {
+        if (j != CandidateSet::npos && alive[j].exchange(1, std::memory_order_relaxed) == 0) {
           stack.push_back(j);
         }
       });
     }
   });
+  return d;
 }
 
 }  // namespace
@@ -161,6 +199,12 @@ void CandidateSet::index() {
   }
 }
 
+std::vector<std::size_t> CandidateSet::indices() const {
+  std::vector<std::size_t> all(size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  return all;
+}
+
 std::size_t CandidateSet::index_of(const void* obj) const {
   auto p = reinterpret_cast<uintptr_t>(obj);
   for (const Arena& ar : arenas_) {
@@ -181,8 +225,7 @@ std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const Cand
   std::size_t n = cands.size();
   std::vector<std::vector<std::size_t>> out;
   if (batch == 0 || n <= batch) {
-    out.emplace_back(n);
-    for (std::size_t i = 0; i < n; i++) out[0][i] = i;
+    out.push_back(cands.indices());
     return out;
   }
   // Lock-free union-find: parent[] only ever points to a smaller index, so
@@ -251,45 +294,25 @@ std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const Cand
 Verifier::Verifier(Embedder& e, const CandidateSet& cands)
     : embedder_(e), cands_(cands), local_(cands.size(), CandidateSet::npos) {}
 
+std::size_t Verifier::member_of(const void* obj) const {
+  std::size_t j = cands_.index_of(obj);
+  return j == CandidateSet::npos ? j : local_[j];
+}
+
 VerifyResult Verifier::find_garbage(std::span<const std::size_t> members) {
-  Embedder& e = embedder_;
   std::size_t m = members.size();
-  for (std::size_t k = 0; k < m; k++) local_[members[k]] = k;
   std::vector<void*> objects(m);
-  for (std::size_t k = 0; k < m; k++) objects[k] = cands_.object(members[k]);
-  std::unique_ptr<std::atomic<std::int64_t>[]> refs(new std::atomic<std::int64_t>[m]);
-  std::unique_ptr<std::atomic<std::uint8_t>[]> alive(new std::atomic<std::uint8_t>[m]);
-  auto member = [&](const void* obj) {
-    std::size_t j = cands_.index_of(obj);
-    return j == CandidateSet::npos ? j : local_[j];
-  };
-  using Range = tbb::blocked_range<std::size_t>;
-  // 1. refcounts.
-  tbb::parallel_for(Range(0, m, 1024), [&](const Range& r) {
-    for (std::size_t k = r.begin(); k != r.end(); k++) {
-      void* obj = objects[k];
-      refs[k].store(e.collectable(obj) ? e.refcount(obj) : kExcluded, std::memory_order_relaxed);
-      alive[k].store(0, std::memory_order_relaxed);
-    }
-  });
-  // 2. subtract references among members.
-  tbb::parallel_for(Range(0, m, 256), [&](const Range& r) {
-    for (std::size_t k = r.begin(); k != r.end(); k++) {
-      if (refs[k].load(std::memory_order_relaxed) == kExcluded) continue;
-      trace(e, objects[k], [&](void* child) {
-        std::size_t j = member(child);
-        if (j == CandidateSet::npos) return;
-        std::int64_t v = refs[j].load(std::memory_order_relaxed);
-        while (v != kExcluded && !refs[j].compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) {
-        }
-      });
-    }
-  });
-  // 3. seeds: referenced from outside, or excluded; then propagate.
-  VerifyResult out;
-  std::vector<std::size_t> seeds;
   for (std::size_t k = 0; k < m; k++) {
-    std::int64_t v = refs[k].load(std::memory_order_relaxed);
+    local_[members[k]] = k;
+    objects[k] = cands_.object(members[k]);
+  }
+  Deletion d = trial_deletion(
+      embedder_, objects,
+      [&](void* obj) { return embedder_.collectable(obj) ? embedder_.refcount(obj) : kExcluded; },
+      [&](const void* obj) { return member_of(obj); });
+  VerifyResult out;
+  for (std::size_t k = 0; k < m; k++) {
+    std::int64_t v = d.refs[k].load(std::memory_order_relaxed);
     if (v == kExcluded) {
       out.excluded++;
     } else if (v < 0) {
@@ -297,67 +320,27 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members) {
                    "refcount; the embedder's refcount is wrong (object kept alive)\n",
                    objects[k], static_cast<long long>(-v));
     }
-    if (v != 0) {
-      alive[k].store(1, std::memory_order_relaxed);
-      seeds.push_back(k);
-    }
-  }
-  propagate(e, objects, seeds, alive.get(), [&](void* o) {
-    std::size_t j = member(o);
-    return j != CandidateSet::npos && refs[j].load(std::memory_order_relaxed) != kExcluded
-               ? j : CandidateSet::npos;
-  });
-  // 4. the rest is garbage.
-  for (std::size_t k = 0; k < m; k++) {
-    if (!alive[k].load(std::memory_order_relaxed)) out.garbage.push_back(objects[k]);
+    if (!d.alive[k].load(std::memory_order_relaxed)) out.garbage.push_back(objects[k]);
   }
   for (std::size_t idx : members) local_[idx] = CandidateSet::npos;
   return out;
 }
 
 std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
-  Embedder& e = embedder_;
   std::size_t n = garbage.size();
   for (std::size_t k = 0; k < n; k++) local_[cands_.index_of(garbage[k])] = k;
-  auto member = [&](const void* obj) {
-    std::size_t j = cands_.index_of(obj);
-    return j == CandidateSet::npos ? j : local_[j];
-  };
-  std::unique_ptr<std::atomic<std::int64_t>[]> refs(new std::atomic<std::int64_t>[n]);
-  std::unique_ptr<std::atomic<std::uint8_t>[]> alive(new std::atomic<std::uint8_t>[n]);
-  using Range = tbb::blocked_range<std::size_t>;
-  tbb::parallel_for(Range(0, n, 1024), [&](const Range& r) {
-    for (std::size_t k = r.begin(); k != r.end(); k++) {
-      refs[k].store(e.refcount(garbage[k]) - 1, std::memory_order_relaxed);  // less our hold
-      alive[k].store(0, std::memory_order_relaxed);
-    }
-  });
-  tbb::parallel_for(Range(0, n, 256), [&](const Range& r) {
-    for (std::size_t k = r.begin(); k != r.end(); k++) {
-      trace(e, garbage[k], [&](void* child) {
-        std::size_t j = member(child);
-        if (j != CandidateSet::npos) refs[j].fetch_sub(1, std::memory_order_relaxed);
-      });
-    }
-  });
-  std::vector<std::size_t> seeds;
-  for (std::size_t k = 0; k < n; k++) {
-    if (refs[k].load(std::memory_order_relaxed) != 0) {
-      alive[k].store(1, std::memory_order_relaxed);
-      seeds.push_back(k);
-    }
-  }
-  propagate(e, garbage, seeds, alive.get(), member);
+  Deletion d = trial_deletion(
+      embedder_, garbage,
+      [&](void* obj) { return embedder_.refcount(obj) - 1; },  // less our hold
+      [&](const void* obj) { return member_of(obj); });
   std::vector<bool> out(n);
-  for (std::size_t k = 0; k < n; k++) out[k] = alive[k].load(std::memory_order_relaxed) != 0;
+  for (std::size_t k = 0; k < n; k++) out[k] = d.alive[k].load(std::memory_order_relaxed) != 0;
   for (void* g : garbage) local_[cands_.index_of(g)] = CandidateSet::npos;
   return out;
 }
 
 VerifyResult find_garbage(Embedder& e, const CandidateSet& cands) {
-  std::vector<std::size_t> all(cands.size());
-  for (std::size_t i = 0; i < all.size(); i++) all[i] = i;
-  return Verifier(e, cands).find_garbage(all);
+  return Verifier(e, cands).find_garbage(cands.indices());
 }
 
 }  // namespace tricolor

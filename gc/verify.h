@@ -40,6 +40,8 @@ class CandidateSet {
   void* object(std::size_t i) const { return objects_[i]; }
   /// The index of `obj`, or npos if it is not a candidate.
   std::size_t index_of(const void* obj) const;
+  /// Every index, 0 .. size() - 1.
+  std::vector<std::size_t> indices() const;
 
  private:
   struct Arena {
@@ -91,8 +93,7 @@ class Verifier {
   std::vector<bool> find_resurrected(std::span<void* const> garbage);
 
  private:
-  template <class F>
-  void with_members(std::size_t m, F&& set_index);
+  std::size_t member_of(const void* obj) const;  // member index, or npos
   Embedder& embedder_;
   const CandidateSet& cands_;
   std::vector<std::size_t> local_;  // candidate index -> member index, or npos
