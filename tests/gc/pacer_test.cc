@@ -30,6 +30,15 @@ TEST(Pacer, MinimumTriggerAndFractionalRatio) {
   EXPECT_EQ(p.trigger(), 100u);
 }
 
+TEST(Pacer, FreesNotedBeforeTheirAllocationsDoNotWrapLiveBytes) {
+  tricolor::Pacer p(1.0, 1000);
+  p.freed(5000);  // another thread's allocation note is still in its batch
+  EXPECT_EQ(p.live(), 0u);
+  p.collected();
+  EXPECT_EQ(p.trigger(), 1000u);  // not ratio * 2^64
+  EXPECT_TRUE(p.allocated(1000));
+}
+
 TEST(Pacer, ExactlyOneThreadSeesEachTrigger) {
   tricolor::Pacer p(1.0, 1 << 20);
   std::atomic<int> fired{0};
