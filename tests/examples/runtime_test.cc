@@ -2,7 +2,7 @@
 // slots and globals, iterative destruction of long chains, deferred frees
 // while a collection is in progress.
 #include "synthetic/runtime.h"
-#include "tests/support/synthetic_config.h"
+#include "tests/support/synthetic.h"
 
 #include <gtest/gtest.h>
 
@@ -34,13 +34,7 @@ TEST(Runtime, LongChainsAreDestroyedWithoutRecursion) {
   Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   Object* head = rt.allocate(1);
-  Object* cur = head;
-  for (int i = 0; i < 1000000; i++) {
-    Object* n = rt.allocate(1);
-    rt.store(cur, 0, n);
-    rt.decref(n);
-    cur = n;
-  }
+  tricolor_test::append_chain(rt, head, 1000000);
   rt.decref(head);
   EXPECT_EQ(rt.live_objects(), 0u);
 }

@@ -11,7 +11,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "synthetic/runtime.h"
-#include "tests/support/synthetic_config.h"
+#include "tests/support/synthetic.h"
 
 namespace {
 
@@ -48,13 +48,7 @@ TEST(Marker, MarksExactlyTheReachableObjects) {
   synthetic::Mutator self(rt);
   // A chain of 100 000 (deep), and a fan-out of 50 000 (wide) with a cycle back.
   Object* chain = rt.allocate(1);
-  Object* cur = chain;
-  for (int i = 0; i < 100000; i++) {
-    Object* n = rt.allocate(1);
-    rt.store(cur, 0, n);
-    rt.decref(n);
-    cur = n;
-  }
+  tricolor_test::append_chain(rt, chain, 100000);
   Object* fan = rt.allocate(50000);
   for (std::uint32_t i = 0; i < 50000; i++) {
     Object* n = rt.allocate(1);

@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "synthetic/runtime.h"
-#include "tests/support/synthetic_config.h"
+#include "tests/support/synthetic.h"
 #include "tricolor/collector.h"
 
 namespace {

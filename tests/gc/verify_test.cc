@@ -23,7 +23,7 @@
 #include <unordered_map>
 
 #include "synthetic/runtime.h"
-#include "tests/support/synthetic_config.h"
+#include "tests/support/synthetic.h"
 
 namespace {
 
