@@ -4,7 +4,7 @@
 //
 //   core_pause --objects N [--mode concurrent|stw] [--mutators 2]
 //              [--collections 8] [--gap-ms 100] [--workers 0]
-//              [--cycle-every 16]
+//              [--cycle-every 16] [--no-filter] [--verify-batch N]
 //
 // Heap: a complete binary tree of N objects (2 slots each) under global 0.
 // Each mutator repeats: walk a random path from the root to depth >= D-6
@@ -16,7 +16,8 @@
 //     depth (what a marker without a write barrier can miss);
 //   * every --cycle-every ops, make a garbage cycle of 2-6 objects (work
 //     for the cycle collector);
-// then poll the safepoint.  The main thread waits --gap-ms, collects,
+// then poll the safepoint.  --no-filter turns the concurrent candidate
+// filter off (CollectorConfig::filter_candidates), for comparison.  The main thread waits --gap-ms, collects,
 // and repeats --collections times.
 //
 // Prints one JSON object: per collection its pauses, times-to-safepoint,
@@ -43,6 +44,8 @@ struct Args {
   std::size_t objects = 1 << 20;
   tricolor::Mode mode = tricolor::Mode::kConcurrent;
   int mutators = 2, collections = 8, gap_ms = 100, workers = 0, cycle_every = 16;
+  bool filter = true;
+  std::size_t verify_batch = tricolor::CollectorConfig{}.verify_batch;
 };
 
 Args parse(int argc, char** argv) {
@@ -68,6 +71,8 @@ Args parse(int argc, char** argv) {
     else if (k == "--gap-ms") a.gap_ms = std::atoi(val());
     else if (k == "--workers") a.workers = std::atoi(val());
     else if (k == "--cycle-every") a.cycle_every = std::atoi(val());
+    else if (k == "--no-filter") a.filter = false;
+    else if (k == "--verify-batch") a.verify_batch = std::strtoull(val(), nullptr, 10);
     else { std::fprintf(stderr, "core_pause: unknown argument %s\n", k.c_str()); std::exit(2); }
   }
   return a;
@@ -87,6 +92,8 @@ int main(int argc, char** argv) {
   cfg.collector.min_trigger_bytes = std::size_t{1} << 50;
   cfg.collector.mark_workers = a.workers;
   cfg.collector.mode = a.mode;
+  cfg.collector.filter_candidates = a.filter;
+  cfg.collector.verify_batch = a.verify_batch;
   Runtime rt(cfg);
   int depth = 0;
   std::int64_t t_build = now_ns();
@@ -183,7 +190,8 @@ int main(int argc, char** argv) {
   std::int64_t t0 = now_ns();
   std::string out = "{\"objects\":" + std::to_string(a.objects) + ",\"mode\":\"" +
                     (a.mode == tricolor::Mode::kConcurrent ? "concurrent" : "stw") +
-                    "\",\"mutators\":" + std::to_string(a.mutators) +
+                    "\",\"filter\":" + (a.filter ? "true" : "false") +
+                    ",\"mutators\":" + std::to_string(a.mutators) +
                     ",\"build_ns\":" + std::to_string(t_build) + ",\"collections\":[";
   for (int c = 0; c < a.collections; c++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(a.gap_ms));
@@ -203,6 +211,7 @@ int main(int argc, char** argv) {
            ",\"wait_ns\":" + list(st.wait_ns) + ",\"phase_ns\":" + phases +
            ",\"objects\":" + std::to_string(rt.live_objects()) +
            ",\"marked\":" + std::to_string(st.marked) + ",\"candidates\":" + std::to_string(st.candidates) +
+           ",\"verified\":" + std::to_string(st.verified) +
            ",\"garbage\":" + std::to_string(st.garbage) + ",\"workers\":" + std::to_string(st.mark_workers) +
            ",\"fell_back\":" + (st.fell_back ? "true" : "false") + "}";
   }

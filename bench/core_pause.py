@@ -7,7 +7,9 @@ while collections run; see core_pause.cc) and reports, over its collections
 after the first: the longest pause (world stopped -> restarted), the p99
 pause, the p99 and longest time-to-safepoint, the mutators' throughput
 (operations/s) and the marking rate (objects marked per second of
-concurrent mark, per worker).  Sizes run in order, modes alternate.
+concurrent mark, per worker).  Sizes run in order, modes alternate.  The
+modes: concurrent, concurrent without the candidate filter ("unfiltered"),
+and full-STW.
 
     python3 bench/core_pause.py --binary build/release/bench/core_pause
         [--sizes 1,2,4,8,16] [--collections 8] [--out papers/results]
@@ -19,7 +21,11 @@ import statistics
 
 import report
 
-MODES = ("concurrent", "stw")
+# name -> core_pause arguments; "unfiltered" is the concurrent mode without
+# the candidate filter (the verification then pauses over every unmarked
+# object), the comparison for design.md §4.6.
+MODES = {"concurrent": ["--mode", "concurrent"], "unfiltered": ["--mode", "concurrent", "--no-filter"],
+         "stw": ["--mode", "stw"]}
 
 
 def pct(xs, q):
@@ -41,6 +47,7 @@ def summarize(res):
         "ops_per_s": res["mutator_ops"] / (res["elapsed_ns"] / 1e9),
         "mark_rate_per_worker": marked / (mark_ns / 1e9) / workers if mark_ns else float("nan"),
         "candidates_median": statistics.median(c["candidates"] for c in cols),
+        "verified_median": statistics.median(c["verified"] for c in cols),
         "garbage_median": statistics.median(c["garbage"] for c in cols),
         "fell_back": any(c["fell_back"] for c in cols),
     }
@@ -49,7 +56,7 @@ def summarize(res):
 def plot(rows, path):
     plt = report.pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for mode, style in zip(MODES, ("o-", "s--")):
+    for mode, style in zip(MODES, ("o-", "^-.", "s--")):
         pts = [(r["objects"] / 1e6, r[mode]["max_pause_ms"]) for r in rows]
         ax.plot(*zip(*pts), style, label=f"{mode}: max pause")
     pts = [(r["objects"] / 1e6, r["concurrent"]["p99_wait_ms"]) for r in rows]
@@ -74,8 +81,8 @@ def main():
     for k, size in enumerate(float(s) for s in args.sizes.split(",")):
         n = int(size * 1e6)
         row = {"objects": n}
-        for mode in (MODES if k % 2 == 0 else MODES[::-1]):
-            res = report.run_json([args.binary, "--objects", n, "--mode", mode, "--mutators",
+        for mode in (list(MODES) if k % 2 == 0 else list(MODES)[::-1]):
+            res = report.run_json([args.binary, "--objects", n, *MODES[mode], "--mutators",
                                    args.mutators, "--collections", args.collections])
             row[mode] = summarize(res)
             row[mode + "_raw"] = res
@@ -84,17 +91,21 @@ def main():
     table = report.md_table(
         ["live objects", "mode", "max pause ms", "p99 pause ms", "pauses/collection",
          "p99 wait ms", "max wait ms", "mutator ops/s", "marked/s/worker", "candidates (med)",
-         "garbage (med)", "fell back"],
+         "verified (med)", "garbage (med)", "fell back"],
         [[r["objects"], m, r[m]["max_pause_ms"], r[m]["p99_pause_ms"], r[m]["pauses_per_collection"],
           r[m]["p99_wait_ms"], r[m]["max_wait_ms"], r[m]["ops_per_s"], r[m]["mark_rate_per_worker"],
-          r[m]["candidates_median"], r[m]["garbage_median"], r[m]["fell_back"]]
+          r[m]["candidates_median"], r[m]["verified_median"], r[m]["garbage_median"], r[m]["fell_back"]]
          for r in rows for m in MODES])
     ratio = "; ".join(f"{r['objects'] / 1e6:g} M: stw/concurrent max pause = "
                       f"{r['stw']['max_pause_ms'] / r['concurrent']['max_pause_ms']:.0f}x" for r in rows)
+    growth = (f"concurrent max pause {rows[-1]['objects'] / 1e6:g} M / {rows[0]['objects'] / 1e6:g} M = "
+              f"{rows[-1]['concurrent']['max_pause_ms'] / rows[0]['concurrent']['max_pause_ms']:.2f}x")
     notes = (f"{args.collections} collections per run, {args.mutators} mutator threads mutating "
              f"throughout; statistics over the collections after the first. A pause runs from the "
              f"world stopped to the world restarted; wait = time-to-safepoint (stop requested -> "
-             f"stopped). {ratio}.")
+             f"stopped). Candidates = unmarked live objects; verified = those left for the STW "
+             f"verification after the concurrent candidate filter (unfiltered: all of them). "
+             f"{ratio}; {growth}.")
     report.write(args.out, "core_pause", "Collector core: concurrent vs full-STW pauses", ctx,
                  {"args": vars(args), "rows": rows}, table, notes)
     plot(rows, report.REPO / args.out / "core_pause.png" if not args.out.startswith("/")

@@ -28,7 +28,7 @@ safepoint.md and safepoint.png to --out.
 import subprocess
 
 import report
-from stall_worker import CASES
+from stall_worker import CASES, CONTROL
 
 WORKER = report.BENCH / "stall_worker.py"
 INITIAL = {
@@ -85,6 +85,8 @@ def summarize(case, size, probes, stock, tri):
         "stock_call_ms_median": report.median([r["call_s"] * 1e3 for r in stock["runs"]]),
         "tri_call_ms_median": report.median([r["call_s"] * 1e3 for r in tri["runs"]]),
         "tri_max_wait_ms": wait_ms,
+        "tri_run_stall_ms_max": max(r["run_stall_s"] for r in tri["runs"]) * 1e3,
+        "tri_majflt": sum(r["majflt"] for r in tri["runs"]),
         "tri_max_pause_ms": max(r["max_pause_ns"] for r in tri["runs"]) / 1e6,
         "ticker_rt": all(r.get("ticker_rt") for r in stock["runs"] + tri["runs"]),
         "calibration": probes, "stock": stock, "tricolor": tri,
@@ -128,23 +130,45 @@ def main():
         print(f"{case}: size={size} stock {r['stock_stall_ms_median']:.1f} ms, "
               f"tricolor {r['tri_stall_ms_max']:.3f} ms -> {r['verdict']}", flush=True)
     header = ["case", "size", "stock call ms", "stock stall ms med", "stock stall ms max",
-              "tri call ms", "tri stall ms med", "tri stall ms max", "tri max wait ms",
+              "tri call ms", "tri stall ms med", "tri stall ms max", "tri run stall ms max", "tri max wait ms",
               "tri max pause ms", "verdict"]
 
     def table(bulk):
         return report.md_table(header, [
             [r["case"], r["size"], r["stock_call_ms_median"], r["stock_stall_ms_median"],
              r["stock_stall_ms_max"], r["tri_call_ms_median"], r["tri_stall_ms_median"],
-             r["tri_stall_ms_max"], r["tri_max_wait_ms"], r["tri_max_pause_ms"], r["verdict"]]
+             r["tri_stall_ms_max"], r["tri_run_stall_ms_max"], r["tri_max_wait_ms"], r["tri_max_pause_ms"], r["verdict"]]
             for r in rows if r["bulk"] == bulk])
+    # The control: the same three threads and collection with no native call
+    # running (the caller sleeps), as many runs as the cases had together,
+    # so its tail can be compared with theirs.
+    n_control = max(10, args.repeat * len(rows))
+    control = {name: report.run_json([py, WORKER, CONTROL, 300, "--repeat", n_control])["runs"]
+               for name, py in report.interpreters(args, 0)}
+    called = [r["stall_s"] * 1e3 for row in rows if not row["bulk"] and row["verdict"] != "stock<150"
+              for r in row["tricolor"]["runs"]]
+
+    def tail(stalls):
+        s = sorted(stalls)
+        return [len(s), report.median(s), s[min(len(s) - 1, int(0.95 * len(s)))], s[-1],
+                sum(x > TRI_MAX_MS for x in s)]
+    control_rows = [["control (no call), " + name] + tail([r["stall_s"] * 1e3 for r in runs])
+                    for name, runs in control.items()]
+    control_rows.append(["long native calls, tricolor"] + tail(called))
     verdicts = [r["verdict"] for r in rows]
     summary = (f"{verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL, "
                f"{verdicts.count('stock<150')} stock<150 of {len(rows)} cases; ticker at real-time "
                f"priority: {'yes' if all(r['ticker_rt'] for r in rows) else 'no (not permitted)'}.")
     table = (summary + "\n\n" + table(False) + "\n\nBulk cases (millions of cheap items; "
-             "judged on the time-to-safepoint, tri max wait):\n\n" + table(True))
+             "judged on the time-to-safepoint, tri max wait):\n\n" + table(True) +
+             "\n\nControl: the stall with no native call running (the caller sleeps), against "
+             "tricolor's runs of the non-bulk calls that stall stock >= 150 ms:\n\n" +
+             report.md_table(["runs", "n", "stall ms median", "p95", "max", f"> {TRI_MAX_MS} ms"],
+                             control_rows))
     notes = (f"Stall = longest gap between wake-ups of a thread sleeping 0.5 ms, minus the sleep, "
-             f"per run; med/max over {args.repeat} runs. Call ms = median duration of the native call "
+             f"that overlaps the collection (from the gc.collect() call to its return), per run; "
+             f"med/max over {args.repeat} runs. tri run stall = the longest gap anywhere in the run "
+             f"(thread start and exit, the call's tail, the OS included), for comparison. Call ms = median duration of the native call "
              f"(it bounds the stock stall). tri max wait/pause = gc.get_pause_stats() over the measured "
              f"runs: the longest time-to-safepoint (request to world stopped) and the longest pause "
              f"(stopped to restarted). Everything built before the call is frozen (gc.freeze()) in "
@@ -153,8 +177,11 @@ def main():
              f"{TRI_MAX_MS} ms (bulk cases: tri max wait <= {TRI_MAX_MS} ms); stock<150: stock could "
              f"not be made to stall {STOCK_MIN_MS} ms at the calibrated size (target "
              f"{args.target_ms:g} ms), so the case shows nothing either way.")
+    notes += (" Control: the caller sleeps 300 ms instead of calling (it is detached, so the "
+              "collection never waits for it): its stall is the collection's own pause plus this "
+              "machine's noise, the floor under every case.")
     out = report.write(args.out, "safepoint", "Benchmark (b): time-to-safepoint", ctx,
-                       {"args": vars(args), "cases": rows}, table, notes)
+                       {"args": vars(args), "cases": rows, "control": control}, table, notes)
     plot(rows, out / "safepoint.png")
 
 

@@ -50,7 +50,7 @@ void bucket_range(int b, std::uint64_t& lo, std::uint64_t& width) {
 }
 
 constexpr std::string_view kNames[] = {
-    "root-scan", "concurrent-mark", "candidate-scan",     "verify",
+    "root-scan", "concurrent-mark", "candidate-scan",     "candidate-filter", "verify",
     "finalize",  "resurrection-check", "clear",           "clear-marks",
 };
 static_assert(std::size(kNames) == static_cast<std::size_t>(Phase::kCount));

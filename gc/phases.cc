@@ -16,8 +16,14 @@
 //      candidate.
 //   3. CANDIDATE SCAN (concurrent).  C = live & ~marked, read from the
 //      bitmaps in parallel (gc/verify.h CandidateSet).  Black allocation is
-//      turned off: later objects are not in C whatever their bits say.  C
-//      is split into batches of whole connected components (a concurrent
+//      turned off: later objects are not in C whatever their bits say.
+//   3b. CANDIDATE FILTER (concurrent).  Without a write barrier, C holds
+//      every subtree a mutator moved while marking ran (a third of the heap
+//      under the core benchmark).  The verification's trial deletion runs
+//      once over C with the world running (guess_garbage): racy, so only a
+//      guess, but garbage that was already unreachable is always guessed
+//      garbage, and what is seen referenced from outside leaves C.  C is
+//      then split into batches of whole connected components (a concurrent
 //      union-find), at most CollectorConfig::verify_batch objects each.
 //   4. VERIFY (STW, once per batch).  Verifier::find_garbage(batch):
 //      refcounts, minus references within the batch, propagation.  Each
@@ -33,7 +39,7 @@
 //   7. CLEAR (world running).  The embedder clears the confirmed garbage;
 //      the collector releases every hold, which frees it.
 //   8. CLEAR MARKS (world running).  Marks are reset for the next cycle.
-// Mode::kFullStw skips 1-3 and builds C from every live object inside the
+// Mode::kFullStw skips 1-3b and builds C from every live object inside the
 // pause of step 4: the in-run baseline, and the fallback when marking runs
 // out of mark-stack memory.
 //
@@ -200,10 +206,17 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     phase(st, Phase::kCandidateScan, [&] {
       if (!st.fell_back) arena.execute([&] { cands.build_from_space(space, /*all=*/false); });
       space.set_black_allocation(false);
-      if (!st.fell_back) {
-        arena.execute([&] { batches = batch_by_component(embedder, cands, config.verify_batch); });
-      }
     });
+    st.candidates = cands.size();
+    if (!st.fell_back) {
+      phase(st, Phase::kCandidateFilter, [&] {
+        if (config.filter_candidates) {
+          std::vector<void*> guessed = arena.execute([&] { return guess_garbage(embedder, cands); });
+          cands.build_from_list(space, guessed);
+        }
+        arena.execute([&] { batches = batch_by_component(embedder, cands, config.verify_batch); });
+      });
+    }
     st.full_stw = st.fell_back;
   }
   // 4. Verify, one pause per batch of whole components; full-STW mode
@@ -226,7 +239,8 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     verifier.emplace(embedder, cands);
     for (const auto& b : batches) phase(st, Phase::kVerify, [&] { verify(b); });
   }
-  st.candidates = cands.size();
+  if (st.full_stw) st.candidates = cands.size();
+  st.verified = cands.size();
   // 5.-7. Finalize, check for resurrection (per batch), clear, release.
   for (const auto& g : garbage) {
     bool may_resurrect = false;

@@ -24,6 +24,17 @@
 // the garbage set G, with each refcount less the one reference the collector
 // holds.
 //
+// guess_garbage(C), world running: the same trial deletion over all of C
+// with racy refcounts and concurrent traces -- the candidate filter.  What
+// it calls garbage is only a guess, verified with the world stopped.  Its
+// errors either way are harmless:
+//   * a live object guessed garbage is kept by that verification;
+//   * a garbage object guessed alive survives this collection.  Only
+//     garbage made while the filter runs can be: an object that was already
+//     unreachable when the filter began has a refcount and references no
+//     mutator can change, and no live object references it, so the racy
+//     run computes for it exactly what a stopped one would.
+//
 // Batches: both run over a subset of C -- a batch of whole connected
 // components (batch_by_component) -- so that each pause is bounded by the
 // batch, not by |C|.  That is sound by the same lemma; a cycle the racy
@@ -62,13 +73,14 @@ class FnVisitor final : public Visitor {
 };
 
 template <class F>
-void trace(Embedder& e, void* obj, F&& f) {
+void trace(Embedder& e, void* obj, bool concurrent, F&& f) {
   FnVisitor<std::remove_reference_t<F>> v(f);
-  e.trace(obj, v, /*concurrent=*/false);
+  e.trace(obj, v, concurrent);
 }
 
-// Trial deletion over `objects` (world stopped), the core of both
-// verifications: refs[k] = base(objects[k]) (kExcluded leaves k out: never
+// Trial deletion over `objects`, the core of both verifications and of the
+// candidate filter (`concurrent`: the world runs, so traces are concurrent
+// and the result is a guess): refs[k] = base(objects[k]) (kExcluded leaves k out: never
 // garbage, its references never subtracted); every reference from a
 // counted member to a member j subtracts one from refs[j]; then every k
 // with refs != 0 is alive, and so is every member it reaches.
@@ -79,7 +91,8 @@ struct Deletion {
 };
 
 template <class Base, class Member>
-Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, Member member) {
+Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, Member member,
+                        bool concurrent = false) {
   std::size_t n = objects.size();
   Deletion d{std::unique_ptr<std::atomic<std::int64_t>[]>(new std::atomic<std::int64_t>[n]),
              std::unique_ptr<std::atomic<std::uint8_t>[]>(new std::atomic<std::uint8_t>[n])};
@@ -95,7 +108,7 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
   tbb::parallel_for(Range(0, n, 256), [&](const Range& r) {
     for (std::size_t k = r.begin(); k != r.end(); k++) {
       if (refs[k].load(std::memory_order_relaxed) == kExcluded) continue;
-      trace(e, objects[k], [&](void* child) {
+      trace(e, objects[k], concurrent, [&](void* child) {
         std::size_t j = member(child);
         if (j == CandidateSet::npos) return;
         std::int64_t v = refs[j].load(std::memory_order_relaxed);
@@ -117,7 +130,7 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
     while (!stack.empty()) {
       std::size_t i = stack.back();
       stack.pop_back();
-      trace(e, objects[i], [&](void* child) {
+      trace(e, objects[i], concurrent, [&](void* child) {
         std::size_t j = member(child);
         if (j != CandidateSet::npos && alive[j].exchange(1, std::memory_order_relaxed) == 0) {
           stack.push_back(j);
@@ -336,6 +349,19 @@ std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
   std::vector<bool> out(n);
   for (std::size_t k = 0; k < n; k++) out[k] = d.alive[k].load(std::memory_order_relaxed) != 0;
   for (void* g : garbage) local_[cands_.index_of(g)] = CandidateSet::npos;
+  return out;
+}
+
+std::vector<void*> guess_garbage(Embedder& e, const CandidateSet& cands) {
+  std::vector<void*> objects(cands.size());
+  for (std::size_t i = 0; i < objects.size(); i++) objects[i] = cands.object(i);
+  Deletion d = trial_deletion(
+      e, objects, [&](void* obj) { return e.collectable(obj) ? e.refcount(obj) : kExcluded; },
+      [&](const void* obj) { return cands.index_of(obj); }, /*concurrent=*/true);
+  std::vector<void*> out;
+  for (std::size_t k = 0; k < objects.size(); k++) {
+    if (!d.alive[k].load(std::memory_order_relaxed)) out.push_back(objects[k]);
+  }
   return out;
 }
 

@@ -5,7 +5,8 @@
 // in the Space) with a prefix count per word, so that "is obj a candidate,
 // and which one" is O(1): index = prefix[word] + popcount(bits below obj).
 //
-// Call order: build*() (world running or stopped), then find_garbage() with
+// Call order: build*() (world running or stopped), optionally guess_garbage()
+// and build_from_list() over its result (world running), then find_garbage() with
 // the world stopped, then resurrected() with the world stopped again.
 #pragma once
 
@@ -98,6 +99,13 @@ class Verifier {
   const CandidateSet& cands_;
   std::vector<std::size_t> local_;  // candidate index -> member index, or npos
 };
+
+/// The candidate filter, world running: the verification's trial deletion
+/// over every candidate, with Embedder::refcount() and trace(concurrent=
+/// true) read while mutators run.  Returns the candidates it takes for
+/// garbage -- a guess for the STW verification to check, never trusted.
+/// Garbage that was unreachable before the call is always in it.
+std::vector<void*> guess_garbage(Embedder& embedder, const CandidateSet& cands);
 
 /// find_garbage over every candidate (one batch).
 VerifyResult find_garbage(Embedder& embedder, const CandidateSet& cands);

@@ -30,6 +30,11 @@ if ((quick)); then
 else
     repeat=(--repeat 3) runs=(--runs 11)
 fi
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTRICOLOR_RUNTIME_TESTS=OFF >/dev/null
+cmake --build build/release -j"$(nproc)" --target core_pause hiccup >/dev/null
+log "(0) this machine's noise floor: gaps of a thread that never blocks"
+/usr/bin/python3 bench/hiccup.py --binary build/release/bench/hiccup --out papers/results \
+    --seconds "$( ((quick)) && echo 5 || echo 20)"
 log "(a) gc.collect() pause vs live-heap size"
 /usr/bin/python3 bench/gc_pause.py "${py[@]}"
 log "(b) time-to-safepoint: unrelated-thread stall during long native calls"
@@ -37,8 +42,6 @@ log "(b) time-to-safepoint: unrelated-thread stall during long native calls"
 log "(c) overhead with nothing pending"
 /usr/bin/python3 bench/overhead.py "${py[@]}" "${runs[@]}"
 log "(d) the collector core: concurrent vs full-STW pauses, 1 M to 16 M objects"
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTRICOLOR_RUNTIME_TESTS=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" --target core_pause >/dev/null
 if ((quick)); then sizes=(--sizes 1,4 --collections 4); else sizes=(--sizes 1,2,4,8,16); fi
 /usr/bin/python3 bench/core_pause.py --binary build/release/bench/core_pause --out papers/results "${sizes[@]}"
 log "done in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; results in papers/results/"

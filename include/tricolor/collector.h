@@ -54,6 +54,13 @@ struct CollectorConfig {
   /// Candidates verified per pause at most, in whole connected components
   /// (a bigger component gets a pause of its own); 0 = all in one pause.
   std::size_t verify_batch = 2048;
+  /// Before the STW verification, run it once with the world running over
+  /// every candidate (racy refcounts, concurrent traces) and keep only the
+  /// candidates it takes for garbage: candidates that marking merely
+  /// missed then cost no pause.  A guess, never trusted: the STW
+  /// verification still decides.  Garbage made while it runs waits for
+  /// the next collection.
+  bool filter_candidates = true;
   /// Testing: cap on mark-stack entries, to exercise the fallback.
   std::size_t mark_stack_limit_for_testing = 0;
 };

@@ -9,6 +9,7 @@
 //     for_each_thread_root           world stopped
 //   start_world
 //   for_each_global_root, trace*     world running, on marker threads
+//   collectable*, refcount*, trace*  world running: the candidate filter
 //   stop_world
 //     refcount*, trace*              world stopped, candidates only
 //     hold*                          each garbage object, world stopped
@@ -52,10 +53,12 @@ class Embedder {
   /// every reference and return true.
   virtual bool trace(void* obj, Visitor& v, bool concurrent) = 0;
 
-  /// The object's reference count, every thread's share merged, with the
-  /// world stopped. Must count every reference from outside the heap
-  /// (stacks, globals, other runtimes) -- the soundness of the collector
-  /// rests on it.
+  /// The object's reference count, every thread's share merged. With the
+  /// world stopped it must be exact and count every reference from outside
+  /// the heap (stacks, globals, other runtimes) -- the soundness of the
+  /// collector rests on it. The candidate filter also calls it (and
+  /// collectable()) with the world running, on candidates only: it must then
+  /// be safe to call, and may be stale.
   virtual std::intptr_t refcount(void* obj) = 0;
 
   /// Whether the object takes part in collection at all (CPython: tracked,

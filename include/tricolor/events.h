@@ -17,6 +17,8 @@ enum class Phase : int {
   kRootScan,         ///< STW: thread roots, black allocation on
   kConcurrentMark,   ///< mutators run; parallel marking from the roots
   kCandidateScan,    ///< mutators run; live & ~marked -> candidates
+  kCandidateFilter,  ///< mutators run; concurrent trial deletion drops
+                     ///< candidates seen referenced from outside
   kVerify,           ///< STW: refcount verification over the candidates
   kFinalize,         ///< mutators run; embedder finalizes the garbage
   kResurrectionCheck,///< STW: which garbage was resurrected
@@ -38,7 +40,8 @@ struct CollectionStats {
   const char* fallback_reason = nullptr;  ///< static string, or nullptr
   std::size_t objects = 0;     ///< live objects when the cycle began
   std::size_t marked = 0;      ///< marked by the concurrent marker
-  std::size_t candidates = 0;  ///< verified in the STW phase
+  std::size_t candidates = 0;  ///< unmarked live objects (all live in full-STW mode)
+  std::size_t verified = 0;    ///< candidates left for the STW verification
   std::size_t garbage = 0;     ///< handed to the embedder
   std::size_t resurrected = 0; ///< garbage found alive again
   int mark_workers = 0;        ///< marker threads used

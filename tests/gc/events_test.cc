@@ -192,6 +192,7 @@ TEST(PhaseTest, NamesAndPauses) {
       {Phase::kRootScan, "root-scan", true},
       {Phase::kConcurrentMark, "concurrent-mark", false},
       {Phase::kCandidateScan, "candidate-scan", false},
+      {Phase::kCandidateFilter, "candidate-filter", false},
       {Phase::kVerify, "verify", true},
       {Phase::kFinalize, "finalize", false},
       {Phase::kResurrectionCheck, "resurrection-check", true},

@@ -65,7 +65,8 @@ TEST_P(Phases, FreesGarbageCyclesAndNothingLive) {
   EXPECT_FALSE(st.fell_back);
   if (GetParam() == Mode::kConcurrent) {
     EXPECT_EQ(st.marked, tree);        // the marker found the whole rooted tree
-    EXPECT_EQ(st.candidates, garbage); // so only the garbage was verified
+    EXPECT_EQ(st.candidates, garbage); // so only the garbage was a candidate
+    EXPECT_EQ(st.verified, garbage);
     EXPECT_EQ(st.pause_ns.size(), 2u); // root scan, verify (no finalizers ran)
   } else {
     EXPECT_EQ(st.candidates, tree + garbage);
@@ -186,6 +187,34 @@ INSTANTIATE_TEST_SUITE_P(Modes, Phases, ::testing::Values(Mode::kConcurrent, Mod
                          [](const auto& info) {
                            return info.param == Mode::kConcurrent ? "Concurrent" : "FullStw";
                          });
+
+// Objects that only the test's own C++ references hold are no roots, so
+// marking misses them and they become candidates; the candidate filter sees
+// their outside references and keeps them out of the STW verification.
+// Without the filter the verification pauses over them, and frees the same.
+TEST(CandidateFilter, KeepsObjectsHeldFromOutsideOutOfThePause) {
+  for (bool filter : {true, false}) {
+    auto cfg = tricolor_test::synthetic_config();
+    cfg.collector.filter_candidates = filter;
+    Runtime rt(cfg);
+    synthetic::Mutator self(rt);
+    std::vector<Object*> held;
+    for (int i = 0; i < 50; i++) {
+      held.push_back(rt.allocate(1));
+      tricolor_test::append_chain(rt, held.back(), 9);  // 10 objects, one held
+    }
+    for (int i = 0; i < 40; i++) make_cycle(rt, 1 + i % 5);
+    const std::size_t garbage = rt.live_objects() - 500;
+    auto st = rt.collector().collect(Mode::kConcurrent);
+    EXPECT_EQ(st.candidates, 500 + garbage) << "filter " << filter;
+    EXPECT_EQ(st.verified, filter ? garbage : 500 + garbage) << "filter " << filter;
+    EXPECT_EQ(st.garbage, garbage) << "filter " << filter;
+    EXPECT_EQ(rt.live_objects(), 500u) << "filter " << filter;
+    for (Object* o : held) rt.decref(o);
+    rt.collector().collect(Mode::kConcurrent);
+    EXPECT_EQ(rt.live_objects(), 0u);
+  }
+}
 
 TEST(Fallback, MarkStackLimitFallsBackToFullStw) {
   auto c = tricolor_test::synthetic_config();
