@@ -1,10 +1,10 @@
 // gc/marker.cc -- the parallel concurrent marker.
 //
 // Marking (phase 2), world running:
-//   * every root that is an object of the Space is marked (try_mark) and
+//   * every root that is an object of the Heap is marked (try_mark) and
 //     pushed on a mark stack;
 //   * a task pops an object and asks the embedder to trace it concurrently;
-//     each reported child that is an object of the Space and that try_mark
+//     each reported child that is an object of the Heap and that try_mark
 //     marks first is pushed.  An object the embedder declines to trace
 //     (opaque) is marked but its children are not: they stay unmarked unless
 //     reached otherwise and become candidates -- pause time, never soundness.
@@ -16,7 +16,7 @@
 // barrier and can miss objects that mutators move while it runs; that is
 // allowed, because the verification (gc/verify.cc) is sound for any
 // candidate set.  Objects allocated while marking are born marked (black
-// allocation, tricolor/space.h), so the marker never needs to reach them.
+// allocation, tricolor/heap.h), so the marker never needs to reach them.
 //
 // Out of memory: if the entries on all stacks would exceed stack_limit, or a
 // stack cannot grow (std::bad_alloc), the marker records why, every task
@@ -33,7 +33,7 @@
 #include <new>
 
 #include "tricolor/embedder.h"
-#include "tricolor/space.h"
+#include "tricolor/heap.h"
 
 namespace tricolor {
 
@@ -60,7 +60,7 @@ bool Marker::run(std::vector<void*> roots) {
   try {
     stack.reserve(roots.size());
     for (void* r : roots) {
-      if (r && space_.is_object(r) && space_.try_mark(r)) stack.push_back(r);
+      if (r && heap_.is_object(r) && heap_.try_mark(r)) stack.push_back(r);
     }
   } catch (const std::bad_alloc&) {
     fail("out of memory for the root mark stack");
@@ -87,7 +87,7 @@ void Marker::drain(std::vector<void*> stack) {
    public:
     Push(Marker& m, std::vector<void*>& s) : m_(m), s_(s) {}
     void visit(void* obj) override {
-      if (obj && m_.space_.is_object(obj) && m_.space_.try_mark(obj)) {
+      if (obj && m_.heap_.is_object(obj) && m_.heap_.try_mark(obj)) {
         s_.push_back(obj);
         pushed++;
       }

@@ -9,16 +9,16 @@
 namespace tricolor {
 
 class Embedder;
-class Space;
+class Heap;
 struct DrainTask;
 
-/// Marks, in the Space's marks bitmap, everything reachable from a set of
+/// Marks, in the Heap's marks bitmaps, everything reachable from a set of
 /// roots, while mutators run. Must be run inside the collector's TBB arena.
 class Marker {
  public:
   /// `stack_limit` caps the mark-stack entries alive at once (0 = no cap).
-  Marker(Space& space, Embedder& embedder, std::size_t stack_limit)
-      : space_(space), embedder_(embedder), stack_limit_(stack_limit) {}
+  Marker(Heap& heap, Embedder& embedder, std::size_t stack_limit)
+      : heap_(heap), embedder_(embedder), stack_limit_(stack_limit) {}
 
   /// Marks from `roots`; returns false if marking gave up (out of memory
   /// for mark stacks), in which case the marks are incomplete.
@@ -36,7 +36,7 @@ class Marker {
   void drain(std::vector<void*> stack);
   void fail(const char* why);
 
-  Space& space_;
+  Heap& heap_;
   Embedder& embedder_;
   const std::size_t stack_limit_;
   std::atomic<std::size_t> stacked_{0};   // entries on all mark stacks; relaxed

@@ -50,7 +50,7 @@
 //   * one collection at a time (collect_mu); a caller attached to the
 //     World waits for it in an inactive region, so it never blocks a stop.
 //
-// Concurrency of Collector::Impl's fields: config, space, embedder, world
+// Concurrency of Collector::Impl's fields: config, heap, embedder, world
 // and arena are fixed at construction; collect_mu serialises collections;
 // listeners is guarded by listeners_mu; collections is atomic; the
 // background thread's state (trigger, stop, bg_alive) is guarded by bg_mu.
@@ -70,7 +70,7 @@
 #include "gc/pacer.h"
 #include "gc/verify.h"
 #include "tricolor/mutator.h"
-#include "tricolor/space.h"
+#include "tricolor/heap.h"
 
 namespace tricolor {
 
@@ -111,8 +111,8 @@ class VectorVisitor final : public Visitor {
 }  // namespace
 
 struct Collector::Impl {
-  Impl(Space& s, Embedder& e, World* w, const CollectorConfig& c)
-      : config(c), space(s), embedder(e), world(w),
+  Impl(Heap& s, Embedder& e, World* w, const CollectorConfig& c)
+      : config(c), heap(s), embedder(e), world(w),
         arena(c.mark_workers > 0 ? c.mark_workers : tbb::task_arena::automatic),
         pacer(c.growth_ratio, c.min_trigger_bytes) {
     arena.initialize();
@@ -148,7 +148,7 @@ struct Collector::Impl {
   }
 
   const CollectorConfig config;
-  Space& space;
+  Heap& heap;
   Embedder& embedder;
   World* world;
   tbb::task_arena arena;
@@ -187,12 +187,12 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     phase(st, Phase::kRootScan, [&] {
       VectorVisitor v(roots);
       embedder.for_each_thread_root(v);
-      space.set_black_allocation(true);
+      heap.set_black_allocation(true);
     });
     phase(st, Phase::kConcurrentMark, [&] {
       VectorVisitor v(roots);
       embedder.for_each_global_root(v);
-      Marker marker(space, embedder, config.mark_stack_limit_for_testing);
+      Marker marker(heap, embedder, config.mark_stack_limit_for_testing);
       bool ok = arena.execute([&] { return marker.run(std::move(roots)); });
       st.marked = marker.marked();
       if (!ok) {
@@ -204,15 +204,15 @@ CollectionStats Collector::Impl::collect(Mode mode) {
       }
     });
     phase(st, Phase::kCandidateScan, [&] {
-      if (!st.fell_back) arena.execute([&] { cands.build_from_space(space, /*all=*/false); });
-      space.set_black_allocation(false);
+      if (!st.fell_back) arena.execute([&] { cands.build_from_heap(heap, /*all=*/false); });
+      heap.set_black_allocation(false);
     });
     st.candidates = cands.size();
     if (!st.fell_back) {
       phase(st, Phase::kCandidateFilter, [&] {
         if (config.filter_candidates) {
           std::vector<void*> guessed = arena.execute([&] { return guess_garbage(embedder, cands); });
-          cands.build_from_list(space, guessed);
+          cands.build_from_list(heap, guessed);
         }
         arena.execute([&] { batches = batch_by_component(embedder, cands, config.verify_batch); });
       });
@@ -231,7 +231,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
   };
   if (st.full_stw) {
     phase(st, Phase::kVerify, [&] {
-      arena.execute([&] { cands.build_from_space(space, /*all=*/true); });
+      arena.execute([&] { cands.build_from_heap(heap, /*all=*/true); });
       verifier.emplace(embedder, cands);
       verify(cands.indices());
     });
@@ -261,7 +261,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
       for (void* o : g) embedder.release(o);
     });
   }
-  phase(st, Phase::kClearMarks, [&] { arena.execute([&] { space.clear_marks(); }); });
+  phase(st, Phase::kClearMarks, [&] { arena.execute([&] { heap.clear_marks(); }); });
   pacer.collected();
   collections.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard g(listeners_mu);
@@ -281,8 +281,8 @@ void Collector::Impl::background_loop() {
   }
 }
 
-Collector::Collector(Space& space, Embedder& embedder, World* world, const CollectorConfig& config)
-    : impl_(std::make_unique<Impl>(space, embedder, world, config)) {
+Collector::Collector(Heap& heap, Embedder& embedder, World* world, const CollectorConfig& config)
+    : impl_(std::make_unique<Impl>(heap, embedder, world, config)) {
   if (embedder.world_ != nullptr && embedder.world_ != world) {
     throw UsageError("Collector: this Embedder already belongs to a Collector with another World");
   }

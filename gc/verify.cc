@@ -54,7 +54,7 @@
 #include <numeric>
 
 #include "tricolor/embedder.h"
-#include "tricolor/space.h"
+#include "tricolor/heap.h"
 
 namespace tricolor {
 
@@ -143,11 +143,11 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
 
 }  // namespace
 
-void CandidateSet::build_from_space(const Space& space, bool all) {
-  std::size_t n = space.arena_count();
+void CandidateSet::build_from_heap(const Heap& heap, bool all) {
+  std::size_t n = heap.arena_count();
   arenas_.assign(n, Arena{});
   for (std::size_t a = 0; a < n; a++) {
-    ArenaBitmaps bm = space.arena_bitmaps(a);
+    ArenaBitmaps bm = heap.arena_bitmaps(a);
     Arena& ar = arenas_[a];
     ar.base = bm.starts.base;
     ar.limit = bm.starts.base + bm.starts.words * TC_WORD_SPAN;
@@ -164,11 +164,11 @@ void CandidateSet::build_from_space(const Space& space, bool all) {
   index();
 }
 
-void CandidateSet::build_from_list(const Space& space, std::span<void* const> objects) {
-  std::size_t n = space.arena_count();
+void CandidateSet::build_from_list(const Heap& heap, std::span<void* const> objects) {
+  std::size_t n = heap.arena_count();
   arenas_.assign(n, Arena{});
   for (std::size_t a = 0; a < n; a++) {
-    ArenaBitmaps bm = space.arena_bitmaps(a);
+    ArenaBitmaps bm = heap.arena_bitmaps(a);
     arenas_[a].base = bm.starts.base;
     arenas_[a].limit = bm.starts.base + bm.starts.words * TC_WORD_SPAN;
     arenas_[a].bits.assign(bm.starts.words, 0);

@@ -2,7 +2,7 @@
 // that runs with the world stopped (phases 4 and 6 of gc/phases.cc).
 //
 // The candidate set is a snapshot of bitmap words (one bit per granule, as
-// in the Space) with a prefix count per word, so that "is obj a candidate,
+// in the Heap) with a prefix count per word, so that "is obj a candidate,
 // and which one" is O(1): index = prefix[word] + popcount(bits below obj).
 //
 // Call order: build*() (world running or stopped), optionally guess_garbage()
@@ -22,7 +22,7 @@
 namespace tricolor {
 
 class Embedder;
-class Space;
+class Heap;
 
 /// An indexed snapshot of candidate objects.
 class CandidateSet {
@@ -30,10 +30,10 @@ class CandidateSet {
   static constexpr std::size_t npos = ~std::size_t{0};
 
   /// Candidates = live & ~marked (or every live object if `all`), read from
-  /// the Space's bitmaps in parallel.
-  void build_from_space(const Space& space, bool all);
-  /// Candidates = exactly `objects` (each must be an object of `space`).
-  void build_from_list(const Space& space, std::span<void* const> objects);
+  /// the Heap's bitmaps in parallel.
+  void build_from_heap(const Heap& heap, bool all);
+  /// Candidates = exactly `objects` (each must be an object of `heap`).
+  void build_from_list(const Heap& heap, std::span<void* const> objects);
 
   /// Number of candidates.
   std::size_t size() const { return objects_.size(); }

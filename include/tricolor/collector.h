@@ -1,5 +1,5 @@
 // tricolor/collector.h -- the collector: a mostly-concurrent mark and a
-// refcount-verified sweep over a Space, driven through an Embedder.
+// refcount-verified sweep over a Heap, driven through an Embedder.
 //
 // One collection (gc/phases.cc has the details and the proof sketch):
 //   1. root scan (STW): thread roots marked, black allocation on;
@@ -28,7 +28,7 @@
 
 namespace tricolor {
 
-class Space;
+class Heap;
 class World;
 
 /// How a collection finds its candidates.
@@ -65,12 +65,13 @@ struct CollectorConfig {
   std::size_t mark_stack_limit_for_testing = 0;
 };
 
-/// A collector over one Space and one Embedder.
+/// A collector over one Heap (a tricolor::Space, or the runtime's own) and
+/// one Embedder.
 class Collector {
  public:
   /// `world` is the World whose stop/start Embedder::stop_world() uses by
   /// default (may be nullptr if the embedder overrides both).
-  Collector(Space& space, Embedder& embedder, World* world, const CollectorConfig& config = {});
+  Collector(Heap& heap, Embedder& embedder, World* world, const CollectorConfig& config = {});
   /// Stops the background thread (waiting for a collection in progress).
   ~Collector();
   Collector(const Collector&) = delete;

@@ -20,8 +20,9 @@
 //   start_world
 //   clear, release*                  world running
 //
-// Objects are the pointers the runtime allocated from the collector's Space
-// (tricolor/space.h); the collector considers only those.
+// Objects are the pointers the runtime allocated from the collector's Heap
+// (tricolor/heap.h; tricolor/space.h is one); the collector considers only
+// those.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +36,7 @@ class World;
 class Visitor {
  public:
   virtual ~Visitor() = default;
-  /// One reference; `obj` may be nullptr or point outside the Space, and the
+  /// One reference; `obj` may be nullptr or point outside the Heap, and the
   /// collector ignores those.
   virtual void visit(void* obj) = 0;
 };

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "tricolor/bitmap.h"
+#include "tricolor/heap.h"
 
 namespace tricolor {
 
@@ -44,20 +45,15 @@ struct SpaceConfig {
   bool commit = false;
 };
 
-/// The two bitmaps of one arena; they cover the same address range.
-struct ArenaBitmaps {
-  tc_bitmap starts;  ///< object-start bits
-  tc_bitmap marks;   ///< mark bits
-};
-
-/// The GC heap space: exclusive mimalloc arenas plus side bitmaps.
-class Space {
+/// The GC heap space: exclusive mimalloc arenas plus side bitmaps; the
+/// collector's Heap for runtimes that allocate from it.
+class Space final : public Heap {
  public:
   /// Reserves the first arena. Throws std::runtime_error (with the mimalloc
   /// error) if it cannot.
   explicit Space(const SpaceConfig& config = {});
   /// Releases every heap and arena; every object becomes invalid.
-  ~Space();
+  ~Space() override;
   Space(const Space&) = delete;
   Space& operator=(const Space&) = delete;
 
@@ -73,7 +69,7 @@ class Space {
   /// Whether `p` lies in one of the Space's arenas.
   bool contains(const void* p) const;
   /// Whether an object starts exactly at `p`.
-  bool is_object(const void* p) const;
+  bool is_object(const void* p) const override;
   /// The start of the live object containing `p`, or nullptr.
   void* object_start(const void* p) const;
   /// The usable size of the object starting at `obj`.
@@ -82,10 +78,10 @@ class Space {
   /// Whether `obj`'s marks bit is set.
   bool is_marked(const void* obj) const;
   /// Sets `obj`'s marks bit; true if this call set it.
-  bool try_mark(const void* obj);
+  bool try_mark(const void* obj) override;
   /// Turns black allocation on or off (release store; allocate() reads it
   /// with an acquire load after setting the starts bit).
-  void set_black_allocation(bool on);
+  void set_black_allocation(bool on) override;
   /// Whether black allocation is on.
   bool black_allocation() const;
 
@@ -96,14 +92,14 @@ class Space {
   /// Calls `fn(obj)` for every object whose starts bit is set, in parallel.
   void for_each_object(const std::function<void(void*)>& fn) const;
   /// Clears every marks bit, in parallel. Run off the pause, between cycles.
-  void clear_marks();
+  void clear_marks() override;
 
   /// The bitmaps of arena `i` (< arena_count()), for a collector's own side
   /// tables. Stable for the Space's lifetime.
-  ArenaBitmaps arena_bitmaps(std::size_t i) const;
+  ArenaBitmaps arena_bitmaps(std::size_t i) const override;
 
   /// Number of arenas reserved so far.
-  std::size_t arena_count() const;
+  std::size_t arena_count() const override;
   /// Bytes reserved in all arenas.
   std::size_t reserved_bytes() const;
 

@@ -54,7 +54,7 @@ TEST(CandidateSet, IndexesObjectsInAddressOrder) {
   EXPECT_EQ(c.index_of(reinterpret_cast<char*>(objs[0]) + 16), tricolor::CandidateSet::npos);
   EXPECT_EQ(c.index_of(&c), tricolor::CandidateSet::npos);
   tricolor::CandidateSet all;
-  all.build_from_space(rt.space(), /*all=*/true);
+  all.build_from_heap(rt.space(), /*all=*/true);
   EXPECT_EQ(all.size(), 1000u);
   for (Object* o : objs) rt.decref(o);
 }
@@ -74,7 +74,7 @@ TEST(Verify, FindsACycleButNotACycleHeldFromOutside) {
   rt.decref(b);
   rt.decref(d);  // c is still held by this test
   tricolor::CandidateSet cs;
-  cs.build_from_space(rt.space(), true);
+  cs.build_from_heap(rt.space(), true);
   auto r = tricolor::find_garbage(rt, cs);
   EXPECT_EQ(as_set(r.garbage), (std::set<void*>{a, b}));
   // Only d as candidate: c's reference to d is from outside the set.
@@ -102,12 +102,12 @@ TEST(Verify, ChainIntoHeldObjectIsAliveAndResurrectionIsSeen) {
   rt.decref(x);
   rt.decref(y);
   tricolor::CandidateSet cs;
-  cs.build_from_space(rt.space(), true);
+  cs.build_from_heap(rt.space(), true);
   auto r = tricolor::find_garbage(rt, cs);
   EXPECT_TRUE(r.garbage.empty());
   // Cut the chain: x, y become a garbage cycle. Resurrect x from a "finalizer".
   rt.store(held, 0, nullptr);
-  cs.build_from_space(rt.space(), true);
+  cs.build_from_heap(rt.space(), true);
   r = tricolor::find_garbage(rt, cs);
   ASSERT_EQ(as_set(r.garbage), (std::set<void*>{x, y}));
   for (void* g : r.garbage) rt.hold(g);
@@ -217,7 +217,7 @@ RC_GTEST_PROP(VerifyProperty, RestrictedVerificationIsSoundAndFullIsExact, ()) {
   const bool guess_is_answer = as_set(tricolor::guess_garbage(rt, cs)) == sub_garbage;
   RC_ASSERT(guess_is_answer);
   // Everything: exact.
-  cs.build_from_space(rt.space(), /*all=*/true);
+  cs.build_from_heap(rt.space(), /*all=*/true);
   std::set<void*> garbage = as_set(tricolor::find_garbage(rt, cs).garbage);
   std::set<void*> expected;
   for (void* x : live) {
