@@ -20,10 +20,10 @@
 //   3b. CANDIDATE FILTER (concurrent).  Without a write barrier, C holds
 //      every subtree a mutator moved while marking ran (a third of the heap
 //      under the core benchmark).  The verification's trial deletion runs
-//      once over C with the world running (guess_garbage): racy, so only a
+//      over C with the world running (guess_garbage): racy, so only a
 //      guess, but garbage that was already unreachable is always guessed
-//      garbage, and what is seen referenced from outside leaves C.  C is
-//      then split into batches of whole connected components (a concurrent
+//      garbage, and what is seen referenced from outside leaves C.  Passes
+//      repeat over the shrinking guess until it settles.  C is then split into batches of whole connected components (a concurrent
 //      union-find), at most CollectorConfig::verify_batch objects each.
 //   4. VERIFY (STW, once per batch).  Verifier::find_garbage(batch):
 //      refcounts, minus references within the batch, propagation.  Each
@@ -109,6 +109,9 @@ class VectorVisitor final : public Visitor {
 };
 
 }  // namespace
+
+// Candidate filter passes at most (see collect()).
+constexpr int kFilterPasses = 4;
 
 struct Collector::Impl {
   Impl(Heap& s, Embedder& e, World* w, const CollectorConfig& c)
@@ -210,9 +213,16 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     st.candidates = cands.size();
     if (!st.fell_back) {
       phase(st, Phase::kCandidateFilter, [&] {
-        if (config.filter_candidates) {
+        // Each pass runs over the previous pass's guess only, with fresh
+        // refcounts: a live object that a mutator's move made look like
+        // garbage once (design.md §4.6) is unlikely to again.  Stop when a
+        // pass keeps 7/8 of its input or more (what is left is mostly
+        // garbage), or after kFilterPasses.
+        for (int pass = 0; config.filter_candidates && pass < kFilterPasses; pass++) {
+          std::size_t before = cands.size();
           std::vector<void*> guessed = arena.execute([&] { return guess_garbage(embedder, cands); });
           cands.build_from_list(heap, guessed);
+          if (cands.size() * 8 >= before * 7) break;
         }
         arena.execute([&] { batches = batch_by_component(embedder, cands, config.verify_batch); });
       });
