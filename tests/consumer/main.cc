@@ -48,7 +48,13 @@ class Runtime final : public tricolor::Embedder {
   }
 };
 
+extern "C" int c_api_smoke(void);
+
 int main() {
+  if (c_api_smoke() != 0) {
+    std::printf("the C API smoke test failed\n");
+    return 1;
+  }
   Runtime rt;
   tricolor::World world;
   tricolor::MutatorScope self(world);

@@ -1,0 +1,216 @@
+// gc/c_api.cc -- tricolor/tricolor.h: the C API over the C++ core.
+//
+// Adapters: CHeap implements tricolor::Heap and CEmbedder implements
+// tricolor::Embedder by calling the runtime's function tables; a
+// tc_collector owns both adapters and the Collector.  tc_visitor is the
+// C++ Visitor seen through an opaque pointer.  Every entry point catches
+// C++ exceptions and turns them into -1/NULL plus a thread-local message.
+//
+// Concurrency: the adapters hold only the copied tables and contexts
+// (immutable after construction); the callbacks are called on whatever
+// thread the core calls them on, as the C++ contract says.  The error
+// message is thread_local.
+#include "tricolor/tricolor.h"
+
+#include <algorithm>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tricolor/collector.h"
+#include "tricolor/embedder.h"
+#include "tricolor/heap.h"
+#include "tricolor/mutator.h"
+
+namespace {
+
+thread_local std::string last_error;
+
+tc_visitor* as_c(tricolor::Visitor& v) { return reinterpret_cast<tc_visitor*>(&v); }
+
+class CHeap final : public tricolor::Heap {
+ public:
+  CHeap(const tc_heap_ops& ops, void* ctx) : ops_(ops), ctx_(ctx) {}
+  std::size_t arena_count() const override { return ops_.arena_count(ctx_); }
+  tricolor::ArenaBitmaps arena_bitmaps(std::size_t i) const override {
+    tricolor::ArenaBitmaps bm{};
+    ops_.arena_bitmaps(ctx_, i, &bm.starts, &bm.marks);
+    return bm;
+  }
+  bool is_object(const void* p) const override { return ops_.is_object(ctx_, p); }
+  bool try_mark(const void* obj) override { return ops_.try_mark(ctx_, obj); }
+  void set_black_allocation(bool on) override { ops_.set_black_allocation(ctx_, on); }
+  void clear_marks() override { ops_.clear_marks(ctx_); }
+
+ private:
+  const tc_heap_ops ops_;
+  void* const ctx_;
+};
+
+class CEmbedder final : public tricolor::Embedder {
+ public:
+  CEmbedder(const tc_embedder_ops& ops, void* ctx) : ops_(ops), ctx_(ctx) {}
+  bool trace(void* obj, tricolor::Visitor& v, bool concurrent) override {
+    return ops_.trace(ctx_, obj, as_c(v), concurrent);
+  }
+  std::intptr_t refcount(void* obj) override { return ops_.refcount(ctx_, obj); }
+  bool collectable(void* obj) override { return ops_.collectable ? ops_.collectable(ctx_, obj) : true; }
+  void for_each_global_root(tricolor::Visitor& v) override {
+    if (ops_.for_each_global_root) ops_.for_each_global_root(ctx_, as_c(v));
+  }
+  void for_each_thread_root(tricolor::Visitor& v) override {
+    if (ops_.for_each_thread_root) ops_.for_each_thread_root(ctx_, as_c(v));
+  }
+  void stop_world() override {
+    if (ops_.stop_world) ops_.stop_world(ctx_);
+    else Embedder::stop_world();
+  }
+  void start_world() override {
+    if (ops_.start_world) ops_.start_world(ctx_);
+    else Embedder::start_world();
+  }
+  void hold(void* obj) override { ops_.hold(ctx_, obj); }
+  void release(void* obj) override { ops_.release(ctx_, obj); }
+  bool finalize(std::span<void* const> g) override {
+    return ops_.finalize ? ops_.finalize(ctx_, g.data(), g.size()) : false;
+  }
+  void clear(std::span<void* const> g) override { ops_.clear(ctx_, g.data(), g.size()); }
+  void attach_worker() override {
+    if (ops_.attach_worker) ops_.attach_worker(ctx_);
+  }
+  void detach_worker() override {
+    if (ops_.detach_worker) ops_.detach_worker(ctx_);
+  }
+
+ private:
+  const tc_embedder_ops ops_;
+  void* const ctx_;
+};
+
+// Runs f(); on a C++ exception records its message and returns `fail`.
+template <class F, class R>
+R guarded(R fail, F&& f) {
+  try {
+    last_error.clear();
+    return f();
+  } catch (const std::exception& e) {
+    last_error = e.what();
+  } catch (...) {
+    last_error = "tricolor: unknown error";
+  }
+  return fail;
+}
+
+}  // namespace
+
+struct tc_world {
+  tricolor::World world;
+};
+
+struct tc_collector {
+  CHeap heap;
+  CEmbedder embedder;
+  std::unique_ptr<tricolor::Collector> collector;
+};
+
+extern "C" {
+
+void tc_visit(tc_visitor* v, void* obj) { reinterpret_cast<tricolor::Visitor*>(v)->visit(obj); }
+
+void tc_config_init(tc_config* c) {
+  const tricolor::CollectorConfig d;
+  c->mode = d.mode == tricolor::Mode::kFullStw ? TC_MODE_FULL_STW : TC_MODE_CONCURRENT;
+  c->mark_workers = d.mark_workers;
+  c->growth_ratio = d.growth_ratio;
+  c->min_trigger_bytes = d.min_trigger_bytes;
+  c->background = d.background;
+  c->verify_batch = d.verify_batch;
+  c->filter_candidates = d.filter_candidates;
+}
+
+tc_world* tc_world_new(void) {
+  return guarded<>(static_cast<tc_world*>(nullptr), [] { return new tc_world; });
+}
+void tc_world_free(tc_world* w) { delete w; }
+int tc_world_attach(tc_world* w) { return guarded(-1, [&] { w->world.attach(); return 0; }); }
+int tc_world_detach(tc_world* w) { return guarded(-1, [&] { w->world.detach(); return 0; }); }
+int tc_world_enter_inactive(tc_world* w) {
+  return guarded(-1, [&] { w->world.enter_inactive(); return 0; });
+}
+int tc_world_leave_inactive(tc_world* w) {
+  return guarded(-1, [&] { w->world.leave_inactive(); return 0; });
+}
+int tc_world_safepoint(tc_world* w) {
+  // The C++ poll checks attachment only in debug builds; the C one always
+  // does (a C caller has no exception to catch a late failure with).
+  return guarded(-1, [&] {
+    if (!w->world.attached()) {
+      throw tricolor::UsageError("tc_world_safepoint: the calling thread is not attached to this world");
+    }
+    w->world.safepoint();
+    return 0;
+  });
+}
+
+tc_collector* tc_collector_new(const tc_heap_ops* heap, void* heap_ctx, const tc_embedder_ops* emb,
+                               void* emb_ctx, tc_world* world, const tc_config* config) {
+  return guarded(static_cast<tc_collector*>(nullptr), [&]() -> tc_collector* {
+    if (!heap || !heap->arena_count || !heap->arena_bitmaps || !heap->is_object || !heap->try_mark ||
+        !heap->set_black_allocation || !heap->clear_marks) {
+      throw tricolor::UsageError("tc_collector_new: every tc_heap_ops callback is required");
+    }
+    if (!emb || !emb->trace || !emb->refcount || !emb->hold || !emb->release || !emb->clear) {
+      throw tricolor::UsageError(
+          "tc_collector_new: tc_embedder_ops needs trace, refcount, hold, release and clear");
+    }
+    if (!emb->stop_world != !emb->start_world) {
+      throw tricolor::UsageError("tc_collector_new: give both stop_world and start_world, or neither");
+    }
+    if (!emb->stop_world && !world) {
+      throw tricolor::UsageError(
+          "tc_collector_new: without stop_world/start_world the collector needs a tc_world");
+    }
+    tricolor::CollectorConfig cfg;
+    if (config) {
+      cfg.mode = config->mode == TC_MODE_FULL_STW ? tricolor::Mode::kFullStw : tricolor::Mode::kConcurrent;
+      cfg.mark_workers = config->mark_workers;
+      cfg.growth_ratio = config->growth_ratio;
+      cfg.min_trigger_bytes = config->min_trigger_bytes;
+      cfg.background = config->background;
+      cfg.verify_batch = config->verify_batch;
+      cfg.filter_candidates = config->filter_candidates;
+    }
+    auto c = std::make_unique<tc_collector>(tc_collector{CHeap(*heap, heap_ctx), CEmbedder(*emb, emb_ctx), nullptr});
+    c->collector = std::make_unique<tricolor::Collector>(c->heap, c->embedder,
+                                                         world ? &world->world : nullptr, cfg);
+    return c.release();
+  });
+}
+
+void tc_collector_free(tc_collector* c) { delete c; }
+
+int tc_collector_collect(tc_collector* c, int mode, tc_stats* out) {
+  return guarded(-1, [&] {
+    tricolor::CollectionStats st =
+        mode < 0 ? c->collector->collect()
+                 : c->collector->collect(mode == TC_MODE_FULL_STW ? tricolor::Mode::kFullStw
+                                                                  : tricolor::Mode::kConcurrent);
+    if (out) {
+      std::int64_t max_wait = 0;
+      for (std::int64_t w : st.wait_ns) max_wait = std::max(max_wait, w);
+      *out = tc_stats{st.full_stw, st.fell_back,   st.marked,         st.candidates, st.verified,
+                      st.garbage,  st.resurrected, st.pause_ns.size(), st.max_pause_ns(), max_wait};
+    }
+    return 0;
+  });
+}
+
+void tc_collector_note_allocation(tc_collector* c, size_t bytes) {
+  guarded(0, [&] { c->collector->note_allocation(bytes); return 0; });
+}
+void tc_collector_note_free(tc_collector* c, size_t bytes) { c->collector->note_free(bytes); }
+
+const char* tc_last_error(void) { return last_error.c_str(); }
+
+}  // extern "C"

@@ -1,0 +1,138 @@
+/* tricolor/tricolor.h -- the collector's C API, for runtimes written in C
+ * (the CPython binding among them).
+ *
+ * The same collector as tricolor/collector.h, with its two interfaces as
+ * tables of function pointers: a tc_heap_ops (tricolor/heap.h: side bitmaps
+ * and black allocation over the runtime's own memory) and a
+ * tc_embedder_ops (tricolor/embedder.h: trace, refcount, roots, stop/start
+ * the world, hold/release/finalize/clear).  Each callback gets the `ctx`
+ * pointer given with its table.  The contracts -- which callback runs with
+ * the world stopped, which may run concurrently -- are those of the C++
+ * headers; read them there.
+ *
+ * A runtime without a stop-the-world protocol of its own uses a tc_world
+ * (tricolor/mutator.h's World): leave stop_world/start_world NULL and pass
+ * the world to tc_collector_new().
+ *
+ * Errors: a function that can fail returns NULL or -1 and leaves a message
+ * for tc_last_error() on the calling thread (misuse such as detaching a
+ * thread that is not attached, or a table missing a required callback).
+ * No C++ exception crosses this API.
+ */
+#ifndef TRICOLOR_TRICOLOR_H
+#define TRICOLOR_TRICOLOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tricolor/bitmap.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Receives references from a trace or root callback; see tc_visit(). */
+typedef struct tc_visitor tc_visitor;
+/** Reports one reference to the collector (NULL and non-heap pointers are
+ *  ignored). Call it only from inside the callback that got `v`. */
+void tc_visit(tc_visitor *v, void *obj);
+
+/** A GC heap over the runtime's memory (tricolor/heap.h::Heap). All
+ *  required. */
+typedef struct tc_heap_ops {
+    size_t (*arena_count)(void *ctx);
+    /** Fills the two bitmaps of arena i. */
+    void (*arena_bitmaps)(void *ctx, size_t i, tc_bitmap *starts, tc_bitmap *marks);
+    bool (*is_object)(void *ctx, const void *p);
+    bool (*try_mark)(void *ctx, const void *obj);
+    void (*set_black_allocation)(void *ctx, bool on);
+    void (*clear_marks)(void *ctx);
+} tc_heap_ops;
+
+/** The runtime (tricolor/embedder.h::Embedder). trace, refcount, hold,
+ *  release and clear are required; NULL for the others means the C++
+ *  default: always collectable, no roots, the tc_world's stop/start, no
+ *  finalization, nothing on worker entry and exit. */
+typedef struct tc_embedder_ops {
+    bool (*trace)(void *ctx, void *obj, tc_visitor *v, bool concurrent);
+    intptr_t (*refcount)(void *ctx, void *obj);
+    bool (*collectable)(void *ctx, void *obj);
+    void (*for_each_global_root)(void *ctx, tc_visitor *v);
+    void (*for_each_thread_root)(void *ctx, tc_visitor *v);
+    void (*stop_world)(void *ctx);
+    void (*start_world)(void *ctx);
+    void (*hold)(void *ctx, void *obj);
+    void (*release)(void *ctx, void *obj);
+    /** Returns whether code ran that could resurrect garbage. */
+    bool (*finalize)(void *ctx, void *const *garbage, size_t n);
+    void (*clear)(void *ctx, void *const *garbage, size_t n);
+    void (*attach_worker)(void *ctx);
+    void (*detach_worker)(void *ctx);
+} tc_embedder_ops;
+
+/** Collection modes (tricolor::Mode). */
+enum { TC_MODE_CONCURRENT = 0, TC_MODE_FULL_STW = 1 };
+
+/** Settings (tricolor::CollectorConfig); tc_config_init() gives the
+ *  defaults. */
+typedef struct tc_config {
+    int mode;                  /**< TC_MODE_* of automatic collections */
+    int mark_workers;          /**< 0 = hardware threads */
+    double growth_ratio;       /**< pacing: trigger = growth_ratio * live */
+    size_t min_trigger_bytes;  /**< pacing: the smallest trigger */
+    bool background;           /**< automatic collections on their own thread */
+    size_t verify_batch;       /**< candidates per pause at most */
+    bool filter_candidates;    /**< concurrent candidate filter on */
+} tc_config;
+void tc_config_init(tc_config *config);
+
+/** What one collection did (a subset of tricolor::CollectionStats). */
+typedef struct tc_stats {
+    bool full_stw;        /**< ran in (or fell back to) the full-STW mode */
+    bool fell_back;       /**< concurrent marking gave up */
+    size_t marked;        /**< marked by the concurrent marker */
+    size_t candidates;    /**< unmarked live objects */
+    size_t verified;      /**< left for the STW verification */
+    size_t garbage;       /**< handed to the embedder */
+    size_t resurrected;   /**< garbage found alive again */
+    size_t pauses;        /**< stop-the-world pauses */
+    int64_t max_pause_ns; /**< the longest pause, stopped -> restarted */
+    int64_t max_wait_ns;  /**< the longest time-to-safepoint */
+} tc_stats;
+
+/** A mutator protocol (tricolor::World). */
+typedef struct tc_world tc_world;
+tc_world *tc_world_new(void);
+void tc_world_free(tc_world *world);
+/** Each returns 0, or -1 on misuse (see tc_last_error()). */
+int tc_world_attach(tc_world *world);
+int tc_world_detach(tc_world *world);
+int tc_world_safepoint(tc_world *world);
+int tc_world_enter_inactive(tc_world *world);
+int tc_world_leave_inactive(tc_world *world);
+
+typedef struct tc_collector tc_collector;
+/** Creates a collector. The tables are copied; the contexts and `world`
+ *  (may be NULL if the embedder has stop_world/start_world) must outlive
+ *  it. NULL on error. */
+tc_collector *tc_collector_new(const tc_heap_ops *heap, void *heap_ctx,
+                               const tc_embedder_ops *embedder, void *embedder_ctx,
+                               tc_world *world, const tc_config *config);
+/** Stops the background thread and frees the collector. */
+void tc_collector_free(tc_collector *collector);
+/** Runs one whole collection in `mode` (TC_MODE_*, or -1 for the
+ *  configured one); fills *stats if not NULL. 0, or -1 on error. */
+int tc_collector_collect(tc_collector *collector, int mode, tc_stats *stats);
+/** Pacing: bytes allocated / freed (may trigger a collection). */
+void tc_collector_note_allocation(tc_collector *collector, size_t bytes);
+void tc_collector_note_free(tc_collector *collector, size_t bytes);
+
+/** The message of the calling thread's last error, or "" if none. */
+const char *tc_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TRICOLOR_TRICOLOR_H */

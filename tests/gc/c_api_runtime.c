@@ -1,0 +1,201 @@
+/* tests/gc/c_api_runtime.c -- a runtime written in C on tricolor/tricolor.h:
+ * the test of the C API compiles it as C, so the header must be C.
+ *
+ * Two-slot nodes with atomic refcounts, bump-allocated in one aligned
+ * buffer with the bitmap.h layout, global roots, and a tc_world.  The
+ * scenario functions return counts that tests/gc/c_api_test.cc checks. */
+#include "tests/gc/c_api_runtime.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tricolor/tricolor.h"
+
+#define HEAP_BYTES ((size_t)1 << 20)
+#define MAX_ROOTS 64
+
+typedef struct node {
+    _Alignas(16) atomic_intptr_t rc;
+    struct node *slot[2];
+} node;
+
+typedef struct runtime {
+    char *mem;
+    uint64_t *starts_bits, *marks_bits;
+    tc_bitmap starts, marks;
+    atomic_size_t next;
+    atomic_bool black;
+    node *roots[MAX_ROOTS];
+    size_t nroots;
+    size_t freed;
+    tc_world *world;
+    tc_collector *collector;
+} runtime;
+
+static node *alloc_node(runtime *rt) {
+    size_t at = atomic_fetch_add(&rt->next, sizeof(node));
+    if (at + sizeof(node) > HEAP_BYTES) return NULL;
+    node *n = (node *)(rt->mem + at);
+    atomic_init(&n->rc, 1);
+    n->slot[0] = n->slot[1] = NULL;
+    tc_bitmap_set(&rt->starts, n, __ATOMIC_RELEASE);
+    if (atomic_load(&rt->black)) tc_bitmap_set(&rt->marks, n, __ATOMIC_RELAXED);
+    return n;
+}
+
+static void decref(runtime *rt, node *n) {
+    while (n && atomic_fetch_sub(&n->rc, 1) == 1) {
+        node *a = n->slot[0], *b = n->slot[1];
+        tc_bitmap_clear(&rt->starts, n, __ATOMIC_RELEASE);
+        rt->freed++;
+        decref(rt, a);
+        n = b;
+    }
+}
+
+static void link_node(runtime *rt, node *from, int s, node *to) {
+    atomic_fetch_add(&to->rc, 1);
+    node *old = from->slot[s];
+    from->slot[s] = to;
+    decref(rt, old);
+}
+
+/* tc_heap_ops */
+static size_t h_arena_count(void *ctx) { (void)ctx; return 1; }
+static void h_arena_bitmaps(void *ctx, size_t i, tc_bitmap *s, tc_bitmap *m) {
+    runtime *rt = ctx;
+    (void)i;
+    *s = rt->starts;
+    *m = rt->marks;
+}
+static bool h_is_object(void *ctx, const void *p) {
+    runtime *rt = ctx;
+    return (uintptr_t)p % TC_GRANULE == 0 && tc_bitmap_covers(&rt->starts, p) &&
+           tc_bitmap_test(&rt->starts, p);
+}
+static bool h_try_mark(void *ctx, const void *p) {
+    runtime *rt = ctx;
+    return tc_bitmap_covers(&rt->marks, p) && tc_bitmap_set(&rt->marks, p, __ATOMIC_RELAXED);
+}
+static void h_set_black(void *ctx, bool on) { atomic_store(&((runtime *)ctx)->black, on); }
+static void h_clear_marks(void *ctx) {
+    runtime *rt = ctx;
+    for (size_t w = 0; w < rt->marks.words; w++) __atomic_store_n(&rt->marks_bits[w], 0, __ATOMIC_RELAXED);
+}
+
+/* tc_embedder_ops */
+static bool e_trace(void *ctx, void *obj, tc_visitor *v, bool concurrent) {
+    (void)ctx;
+    (void)concurrent;
+    node *n = obj;
+    tc_visit(v, n->slot[0]);
+    tc_visit(v, n->slot[1]);
+    return true;
+}
+static intptr_t e_refcount(void *ctx, void *obj) { (void)ctx; return atomic_load(&((node *)obj)->rc); }
+static void e_roots(void *ctx, tc_visitor *v) {
+    runtime *rt = ctx;
+    for (size_t i = 0; i < rt->nroots; i++) tc_visit(v, rt->roots[i]);
+}
+static void e_hold(void *ctx, void *obj) { (void)ctx; atomic_fetch_add(&((node *)obj)->rc, 1); }
+static void e_release(void *ctx, void *obj) { decref(ctx, obj); }
+static void e_clear(void *ctx, void *const *garbage, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        node *g = garbage[i];
+        for (int s = 0; s < 2; s++) {
+            node *c = g->slot[s];
+            g->slot[s] = NULL;
+            decref(ctx, c);
+        }
+    }
+}
+
+static const tc_heap_ops heap_ops = {h_arena_count, h_arena_bitmaps, h_is_object,
+                                     h_try_mark,    h_set_black,     h_clear_marks};
+static const tc_embedder_ops embedder_ops = {
+    .trace = e_trace, .refcount = e_refcount, .for_each_global_root = e_roots,
+    .hold = e_hold,   .release = e_release,   .clear = e_clear,
+};
+
+static runtime *runtime_new(bool with_world) {
+    runtime *rt = calloc(1, sizeof *rt);
+    rt->mem = aligned_alloc(TC_WORD_SPAN, HEAP_BYTES);
+    size_t words = HEAP_BYTES / TC_WORD_SPAN;
+    rt->starts_bits = calloc(words, sizeof(uint64_t));
+    rt->marks_bits = calloc(words, sizeof(uint64_t));
+    rt->starts = (tc_bitmap){(uintptr_t)rt->mem, words, rt->starts_bits};
+    rt->marks = (tc_bitmap){(uintptr_t)rt->mem, words, rt->marks_bits};
+    atomic_init(&rt->next, 0);
+    atomic_init(&rt->black, false);
+    rt->world = with_world ? tc_world_new() : NULL;
+    return rt;
+}
+
+static void runtime_free(runtime *rt) {
+    tc_collector_free(rt->collector);
+    tc_world_free(rt->world);
+    free(rt->starts_bits);
+    free(rt->marks_bits);
+    free(rt->mem);
+    free(rt);
+}
+
+int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
+    memset(out, 0, sizeof *out);
+    runtime *rt = runtime_new(true);
+    tc_config cfg;
+    tc_config_init(&cfg);
+    cfg.background = false;
+    cfg.min_trigger_bytes = (size_t)1 << 40;
+    cfg.mark_workers = 2;
+    rt->collector = tc_collector_new(&heap_ops, rt, &embedder_ops, rt, rt->world, &cfg);
+    if (!rt->collector) {
+        runtime_free(rt);
+        return -1;
+    }
+    if (tc_world_attach(rt->world) != 0) return -1;
+    /* 10 rooted chains of 5 nodes; 25 garbage rings of 1-4 nodes. */
+    for (int r = 0; r < 10; r++) {
+        node *cur = alloc_node(rt);
+        rt->roots[rt->nroots++] = cur;
+        for (int i = 0; i < 4; i++) {
+            node *next = alloc_node(rt);
+            link_node(rt, cur, 0, next);
+            decref(rt, next);
+            cur = next;
+        }
+    }
+    for (int c = 0; c < 25; c++) {
+        node *ring[4];
+        int k = 1 + c % 4;
+        for (int i = 0; i < k; i++) ring[i] = alloc_node(rt);
+        for (int i = 0; i < k; i++) link_node(rt, ring[i], 1, ring[(i + 1) % k]);
+        for (int i = 0; i < k; i++) decref(rt, ring[i]);
+        out->made_garbage += (size_t)k;
+    }
+    tc_stats st;
+    if (tc_collector_collect(rt->collector, mode, &st) != 0) return -1;
+    out->garbage = st.garbage;
+    out->marked = st.marked;
+    out->freed = rt->freed;
+    out->pauses = st.pauses;
+    if (tc_world_safepoint(rt->world) != 0 || tc_world_detach(rt->world) != 0) return -1;
+    /* Misuse after detaching is refused with a message, not a crash. */
+    out->detach_again = tc_world_detach(rt->world);
+    out->poll_detached = tc_world_safepoint(rt->world);
+    runtime_free(rt);
+    return 0;
+}
+
+int c_runtime_refuses_incomplete_tables(void) {
+    runtime *rt = runtime_new(false);
+    tc_embedder_ops no_clear = embedder_ops;
+    no_clear.clear = NULL;
+    int refused = 0;
+    if (tc_collector_new(&heap_ops, rt, &no_clear, rt, NULL, NULL) == NULL) refused++;
+    /* No stop_world and no world. */
+    if (tc_collector_new(&heap_ops, rt, &embedder_ops, rt, NULL, NULL) == NULL) refused++;
+    runtime_free(rt);
+    return refused;
+}

@@ -1,0 +1,32 @@
+/* tests/gc/c_api_runtime.h -- scenarios of the C runtime in
+ * c_api_runtime.c, called from the gtest in c_api_test.cc. */
+#ifndef TRICOLOR_TESTS_C_API_RUNTIME_H
+#define TRICOLOR_TESTS_C_API_RUNTIME_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct c_runtime_result {
+    size_t made_garbage;  /* nodes in garbage rings */
+    size_t garbage;       /* tc_stats.garbage */
+    size_t marked;        /* tc_stats.marked */
+    size_t freed;         /* nodes freed after the collection */
+    size_t pauses;        /* tc_stats.pauses */
+    int detach_again;     /* tc_world_detach() on a detached thread */
+    int poll_detached;    /* tc_world_safepoint() on a detached thread */
+} c_runtime_result;
+
+/* One collection in `mode` (TC_MODE_*) over rooted chains and garbage
+ * rings; 0, or -1 with tc_last_error() set. */
+int c_runtime_collect_cycles(int mode, c_runtime_result *out);
+/* How many of two incomplete set-ups tc_collector_new() refused. */
+int c_runtime_refuses_incomplete_tables(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
