@@ -31,6 +31,14 @@ preempt the collector on its core and delay the restart by a tick.  Pass
 where the OS allows it (root or CAP_SYS_NICE; --no-rt turns it off), so that
 its wake-up is not queued behind the collector on its core; each run reports
 whether it did ("ticker_rt").
+The caller frees what the call built (its result, the list it extended)
+before it exits.  If the main thread freed it instead, the caller's heap
+segments -- a million-item call fills dozens -- would be abandoned full at
+its exit and emptied by cross-thread frees, and the next run's caller would
+reclaim them inside one allocation: mimalloc walks every freed block of a
+reclaimed segment, 5-12 ms with no way to poll (measured, design.md §3).
+That stall is the allocator's, whatever call makes the allocation, and it
+came from the previous run's teardown, not from the call measured.
 Under tricolor each run also reports gc.get_pause_stats()'s max_wait_ns
 (time-to-safepoint) and max_pause_ns over that run.
 """
@@ -160,8 +168,15 @@ def measure(case, size):
         pin(CPUS[0])
         started.set()
         t0 = time.perf_counter()
-        call(*args)
+        result = call(*args)
         out["call_s"] = time.perf_counter() - t0
+        # Free what the call built here, on the thread that allocated it
+        # (see the docstring: otherwise the next run's first allocations
+        # reclaim this thread's abandoned segments, inside mimalloc).
+        del result
+        for a in args:
+            if type(a) is list:
+                a.clear()
 
     def collector():
         pin(CPUS[-1])
