@@ -12,7 +12,8 @@ case). stall_worker reports, per run, how long an unrelated ticker thread
 stalled while gc.collect() waited to stop the world during the call.
 
 Verdict: PASS if the stock median (over runs) of the per-run worst stall is
->= 150 ms and the tricolor worst stall over all runs is <= 2 ms (for the
+>= 150 ms and the tricolor worst stall over all runs, and its worst
+time-to-safepoint of any pause in them, are <= 2 ms (for the
 bulk_ cases, whose stall includes the stock collector's pause over the
 millions of items they build: tricolor's worst time-to-safepoint <= 2 ms);
 "stock<150" if stock could not be made to stall 150 ms (the comparison then
@@ -75,7 +76,10 @@ def summarize(case, size, probes, stock, tri):
     # A BULK case's stall includes the stock collector's pause over the
     # millions of items the call builds (issue 4's to remove): it is judged
     # on the time-to-safepoint, and its stall is reported for what it is.
-    judged = wait_ms if bulk else t_max
+    # Every case is also held to its time-to-safepoint over the whole run:
+    # a stop requested at any moment of the call (an automatic collection
+    # triggered by another thread, say) must not wait longer either.
+    judged = wait_ms if bulk else max(t_max, wait_ms)
     verdict = ("stock<150" if s_med < STOCK_MIN_MS
                else "PASS" if judged <= TRI_MAX_MS else "FAIL")
     return {
@@ -173,8 +177,8 @@ def main():
              f"runs: the longest time-to-safepoint (request to world stopped) and the longest pause "
              f"(stopped to restarted). Everything built before the call is frozen (gc.freeze()) in "
              f"both interpreters, so the collection's pause is short and the stall measures the wait "
-             f"for the caller. PASS: stock median >= {STOCK_MIN_MS} ms and tricolor max <= "
-             f"{TRI_MAX_MS} ms (bulk cases: tri max wait <= {TRI_MAX_MS} ms); stock<150: stock could "
+             f"for the caller. PASS: stock median >= {STOCK_MIN_MS} ms and tricolor max stall and "
+             f"max wait <= {TRI_MAX_MS} ms (bulk cases: tri max wait <= {TRI_MAX_MS} ms); stock<150: stock could "
              f"not be made to stall {STOCK_MIN_MS} ms at the calibrated size (target "
              f"{args.target_ms:g} ms), so the case shows nothing either way.")
     notes += (" Control: the caller sleeps 300 ms instead of calling (it is detached, so the "
