@@ -1,0 +1,74 @@
+/* tricolor/segment_map.h -- side bitmaps for a heap made of aligned
+ * segments, such as mimalloc's 32 MiB segments (CPython's GC heaps among
+ * them).  Plain C.
+ *
+ * A runtime whose allocator hands out memory in 2^shift-aligned segments
+ * registers each segment that holds collectable objects; the map gives
+ * every segment a `starts` and a `marks` bitmap (tricolor/bitmap.h layout)
+ * and finds them from any pointer in O(1), lock-free, through a two-level
+ * table over the 48-bit address space.  The runtime's allocation and free
+ * hooks call tc_segment_map_on_alloc / _on_free; the collector reaches the
+ * map through tc_segment_map_heap_ops() (tricolor/tricolor.h), with the
+ * map itself as the context.
+ *
+ * Invariants:
+ *   a segment, once added, stays in the map (tricolor/heap.h: arenas are
+ *   never removed); when the allocator releases it, the runtime calls
+ *   tc_segment_map_reset_segment() so that it holds no stale bits;
+ *   while black allocation is on, on_alloc sets the marks bit too.
+ *
+ * Concurrency: add() is serialised by a mutex and publishes the new
+ * segment with release stores; find(), the bit operations and the
+ * enumeration read with acquire loads and never lock.  Bits follow
+ * tricolor/bitmap.h (atomic read-modify-write per word).
+ */
+#ifndef TRICOLOR_SEGMENT_MAP_H
+#define TRICOLOR_SEGMENT_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tricolor/bitmap.h"
+#include "tricolor/tricolor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tc_segment_map tc_segment_map;
+
+/** A map for segments of 2^segment_shift bytes (16 <= shift <= 32; 25 for
+ *  mimalloc's 32 MiB). NULL if the shift is out of range or memory is out. */
+tc_segment_map *tc_segment_map_new(unsigned segment_shift);
+/** Frees the map and every bitmap. */
+void tc_segment_map_free(tc_segment_map *map);
+
+/** Registers the segment that contains p (idempotent). 0, or -1 if memory
+ *  is out or p lies above the 48-bit address space. */
+int tc_segment_map_add(tc_segment_map *map, const void *p);
+/** The bitmaps of the segment that contains p; false if it was never
+ *  added. */
+bool tc_segment_map_find(const tc_segment_map *map, const void *p, tc_bitmap *starts,
+                         tc_bitmap *marks);
+/** Number of segments added so far; they are numbered in order of addition. */
+size_t tc_segment_map_count(const tc_segment_map *map);
+/** The bitmaps of segment i (< count). */
+void tc_segment_map_at(const tc_segment_map *map, size_t i, tc_bitmap *starts, tc_bitmap *marks);
+
+/** An object now starts at p (p in an added segment): sets its starts bit,
+ *  and its marks bit while black allocation is on. */
+void tc_segment_map_on_alloc(tc_segment_map *map, const void *p);
+/** The object at p is freed: clears its starts bit. */
+void tc_segment_map_on_free(tc_segment_map *map, const void *p);
+/** Clears both bitmaps of the segment that contains p (the allocator
+ *  releases the segment). */
+void tc_segment_map_reset_segment(tc_segment_map *map, const void *p);
+
+/** The collector's view: a tc_heap_ops whose context is the map. */
+const tc_heap_ops *tc_segment_map_heap_ops(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TRICOLOR_SEGMENT_MAP_H */
