@@ -35,6 +35,7 @@
 extern "C" {
 #endif
 
+/** The map (opaque). */
 typedef struct tc_segment_map tc_segment_map;
 
 /** A map for segments of 2^segment_shift bytes (16 <= shift <= 32; 25 for

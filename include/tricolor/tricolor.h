@@ -41,12 +41,17 @@ void tc_visit(tc_visitor *v, void *obj);
 /** A GC heap over the runtime's memory (tricolor/heap.h::Heap). All
  *  required. */
 typedef struct tc_heap_ops {
+    /** Number of arenas so far (only grows). */
     size_t (*arena_count)(void *ctx);
     /** Fills the two bitmaps of arena i. */
     void (*arena_bitmaps)(void *ctx, size_t i, tc_bitmap *starts, tc_bitmap *marks);
+    /** Whether an object starts exactly at p (any pointer allowed). */
     bool (*is_object)(void *ctx, const void *p);
+    /** Sets obj's marks bit; true if this call set it. */
     bool (*try_mark)(void *ctx, const void *obj);
+    /** Black allocation on or off for every later allocation. */
     void (*set_black_allocation)(void *ctx, bool on);
+    /** Clears every marks bit (world running, between cycles). */
     void (*clear_marks)(void *ctx);
 } tc_heap_ops;
 
@@ -55,19 +60,32 @@ typedef struct tc_heap_ops {
  *  default: always collectable, no roots, the tc_world's stop/start, no
  *  finalization, nothing on worker entry and exit. */
 typedef struct tc_embedder_ops {
+    /** Reports obj's references through tc_visit(); false = opaque. */
     bool (*trace)(void *ctx, void *obj, tc_visitor *v, bool concurrent);
+    /** obj's merged reference count (exact with the world stopped). */
     intptr_t (*refcount)(void *ctx, void *obj);
+    /** Whether obj takes part in collection (NULL: always). */
     bool (*collectable)(void *ctx, void *obj);
+    /** Global roots, world running (NULL: none). */
     void (*for_each_global_root)(void *ctx, tc_visitor *v);
+    /** Per-thread roots, world stopped (NULL: none). */
     void (*for_each_thread_root)(void *ctx, tc_visitor *v);
+    /** Stops the world (NULL, with start_world NULL: the tc_world's). */
     void (*stop_world)(void *ctx);
+    /** Restarts the world stop_world stopped. */
     void (*start_world)(void *ctx);
+    /** Takes a reference to a garbage object (world stopped). */
     void (*hold)(void *ctx, void *obj);
+    /** Drops the reference hold() took; may free obj. */
     void (*release)(void *ctx, void *obj);
-    /** Returns whether code ran that could resurrect garbage. */
+    /** Finalizes the garbage, world running; returns whether code ran that
+     *  could resurrect some (NULL: nothing to finalize). */
     bool (*finalize)(void *ctx, void *const *garbage, size_t n);
+    /** Breaks the references among confirmed garbage, world running. */
     void (*clear)(void *ctx, void *const *garbage, size_t n);
+    /** A marker thread starts working for the collector (NULL: nothing). */
     void (*attach_worker)(void *ctx);
+    /** A marker thread stops working for the collector (NULL: nothing). */
     void (*detach_worker)(void *ctx);
 } tc_embedder_ops;
 
@@ -85,6 +103,7 @@ typedef struct tc_config {
     size_t verify_batch;       /**< candidates per pause at most */
     bool filter_candidates;    /**< concurrent candidate filter on */
 } tc_config;
+/** Fills *config with tricolor::CollectorConfig's defaults. */
 void tc_config_init(tc_config *config);
 
 /** What one collection did (a subset of tricolor::CollectionStats). */
@@ -103,15 +122,23 @@ typedef struct tc_stats {
 
 /** A mutator protocol (tricolor::World). */
 typedef struct tc_world tc_world;
+/** A new world with no mutator; NULL if memory is out. */
 tc_world *tc_world_new(void);
+/** Frees a world that no thread is attached to. */
 void tc_world_free(tc_world *world);
-/** Each returns 0, or -1 on misuse (see tc_last_error()). */
+/* Each of the five below returns 0, or -1 on misuse (see tc_last_error()). */
+/** Registers the calling thread as a running mutator. */
 int tc_world_attach(tc_world *world);
+/** Unregisters the calling thread. */
 int tc_world_detach(tc_world *world);
+/** The poll: parks the calling mutator while a stop is pending. */
 int tc_world_safepoint(tc_world *world);
+/** Enters a (nestable) inactive region: the thread counts as stopped. */
 int tc_world_enter_inactive(tc_world *world);
+/** Leaves it; at the outermost level waits while the world is stopped. */
 int tc_world_leave_inactive(tc_world *world);
 
+/** A collector (tricolor::Collector with its adapters). */
 typedef struct tc_collector tc_collector;
 /** Creates a collector. The tables are copied; the contexts and `world`
  *  (may be NULL if the embedder has stop_world/start_world) must outlive
@@ -124,8 +151,9 @@ void tc_collector_free(tc_collector *collector);
 /** Runs one whole collection in `mode` (TC_MODE_*, or -1 for the
  *  configured one); fills *stats if not NULL. 0, or -1 on error. */
 int tc_collector_collect(tc_collector *collector, int mode, tc_stats *stats);
-/** Pacing: bytes allocated / freed (may trigger a collection). */
+/** Pacing: bytes allocated (may trigger a collection). */
 void tc_collector_note_allocation(tc_collector *collector, size_t bytes);
+/** Pacing: bytes freed. */
 void tc_collector_note_free(tc_collector *collector, size_t bytes);
 
 /** The message of the calling thread's last error, or "" if none. */
