@@ -49,6 +49,7 @@
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <numeric>
@@ -143,11 +144,31 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
 
 }  // namespace
 
+// The heap's arenas sorted by address, so that a pointer finds its arena by
+// binary search: a CPython heap has one arena per 32 MiB segment, hundreds
+// of them, and every reference the verification reads is looked up.
+static std::vector<ArenaBitmaps> sorted_arenas(const Heap& heap) {
+  std::vector<ArenaBitmaps> out(heap.arena_count());
+  for (std::size_t a = 0; a < out.size(); a++) out[a] = heap.arena_bitmaps(a);
+  std::sort(out.begin(), out.end(),
+            [](const ArenaBitmaps& x, const ArenaBitmaps& y) { return x.starts.base < y.starts.base; });
+  return out;
+}
+
+const CandidateSet::Arena* CandidateSet::find_arena(uintptr_t p) const {
+  auto it = std::upper_bound(arenas_.begin(), arenas_.end(), p,
+                             [](uintptr_t v, const Arena& ar) { return v < ar.base; });
+  if (it == arenas_.begin()) return nullptr;
+  --it;
+  return p < it->limit ? &*it : nullptr;
+}
+
 void CandidateSet::build_from_heap(const Heap& heap, bool all) {
-  std::size_t n = heap.arena_count();
+  std::vector<ArenaBitmaps> bms = sorted_arenas(heap);
+  std::size_t n = bms.size();
   arenas_.assign(n, Arena{});
   for (std::size_t a = 0; a < n; a++) {
-    ArenaBitmaps bm = heap.arena_bitmaps(a);
+    ArenaBitmaps bm = bms[a];
     Arena& ar = arenas_[a];
     ar.base = bm.starts.base;
     ar.limit = bm.starts.base + bm.starts.words * TC_WORD_SPAN;
@@ -165,21 +186,19 @@ void CandidateSet::build_from_heap(const Heap& heap, bool all) {
 }
 
 void CandidateSet::build_from_list(const Heap& heap, std::span<void* const> objects) {
-  std::size_t n = heap.arena_count();
+  std::vector<ArenaBitmaps> bms = sorted_arenas(heap);
+  std::size_t n = bms.size();
   arenas_.assign(n, Arena{});
   for (std::size_t a = 0; a < n; a++) {
-    ArenaBitmaps bm = heap.arena_bitmaps(a);
-    arenas_[a].base = bm.starts.base;
-    arenas_[a].limit = bm.starts.base + bm.starts.words * TC_WORD_SPAN;
-    arenas_[a].bits.assign(bm.starts.words, 0);
+    arenas_[a].base = bms[a].starts.base;
+    arenas_[a].limit = bms[a].starts.base + bms[a].starts.words * TC_WORD_SPAN;
+    arenas_[a].bits.assign(bms[a].starts.words, 0);
   }
   for (void* obj : objects) {
     auto p = reinterpret_cast<uintptr_t>(obj);
-    for (Arena& ar : arenas_) {
-      if (p >= ar.base && p < ar.limit) {
-        std::size_t g = (p - ar.base) / TC_GRANULE;
-        ar.bits[g / 64] |= std::uint64_t{1} << (g % 64);
-      }
+    if (Arena* ar = const_cast<Arena*>(find_arena(p))) {
+      std::size_t g = (p - ar->base) / TC_GRANULE;
+      ar->bits[g / 64] |= std::uint64_t{1} << (g % 64);
     }
   }
   index();
@@ -220,17 +239,13 @@ std::vector<std::size_t> CandidateSet::indices() const {
 
 std::size_t CandidateSet::index_of(const void* obj) const {
   auto p = reinterpret_cast<uintptr_t>(obj);
-  for (const Arena& ar : arenas_) {
-    if (p >= ar.base && p < ar.limit) {
-      if ((p - ar.base) % TC_GRANULE) return npos;
-      std::size_t g = (p - ar.base) / TC_GRANULE;
-      std::uint64_t word = ar.bits[g / 64];
-      std::uint64_t bit = std::uint64_t{1} << (g % 64);
-      if (!(word & bit)) return npos;
-      return ar.first + ar.prefix[g / 64] + static_cast<std::size_t>(std::popcount(word & (bit - 1)));
-    }
-  }
-  return npos;
+  const Arena* ar = find_arena(p);
+  if (ar == nullptr || (p - ar->base) % TC_GRANULE) return npos;
+  std::size_t g = (p - ar->base) / TC_GRANULE;
+  std::uint64_t word = ar->bits[g / 64];
+  std::uint64_t bit = std::uint64_t{1} << (g % 64);
+  if (!(word & bit)) return npos;
+  return ar->first + ar->prefix[g / 64] + static_cast<std::size_t>(std::popcount(word & (bit - 1)));
 }
 
 std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const CandidateSet& cands,

@@ -37,7 +37,7 @@ class CandidateSet {
 
   /// Number of candidates.
   std::size_t size() const { return objects_.size(); }
-  /// The i-th candidate, in address order within each arena.
+  /// The i-th candidate, in address order (arenas sorted by address).
   void* object(std::size_t i) const { return objects_[i]; }
   /// The index of `obj`, or npos if it is not a candidate.
   std::size_t index_of(const void* obj) const;
@@ -52,7 +52,8 @@ class CandidateSet {
     std::size_t first = 0;              // index of this arena's first candidate
   };
   void index();  // fills prefix, first and objects_ from bits
-  std::vector<Arena> arenas_;
+  const Arena* find_arena(uintptr_t p) const;  // binary search; nullptr if none
+  std::vector<Arena> arenas_;  // sorted by base
   std::vector<void*> objects_;
 };
 
