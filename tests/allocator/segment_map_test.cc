@@ -4,8 +4,9 @@
 // Unit tests pin down lookup (registered segments only, both ends of a
 // segment, idempotent add, order of addition, bad input), the bit
 // operations through the tc_heap_ops the collector uses, and concurrent
-// add/find (run under TSan by scripts/test.sh).  The last test runs whole
-// collections through the C API over objects spread across two segments.
+// add/find (run under TSan by scripts/test.sh).  Whole collections over a
+// segment map, objects spread across two segments added out of address
+// order, run in tests/gc/c_api_test.cc (its C runtime's heap is one).
 #include "tricolor/segment_map.h"
 
 #include <gtest/gtest.h>
@@ -113,114 +114,6 @@ TEST(SegmentMap, ConcurrentAddAndFind) {
   EXPECT_EQ(tc_segment_map_count(m), kSegments);
   EXPECT_GT(found.load(), 0u);
   tc_segment_map_free(m);
-}
-
-// A two-slot node runtime whose nodes lie in two segments of the map.
-struct alignas(TC_GRANULE) Node {
-  std::atomic<std::intptr_t> rc{1};
-  Node* slot[2] = {nullptr, nullptr};
-};
-
-struct NodeHeap {
-  tc_segment_map* map;
-  std::vector<Node*> roots;
-  std::size_t freed = 0;
-  char* next[2];
-  int turn = 0;
-  Node* allocate() {
-    char*& at = next[turn ^= 1];  // alternate between the segments
-    Node* n = new (at) Node;
-    at += sizeof(Node);
-    tc_segment_map_on_alloc(map, n);
-    return n;
-  }
-  void decref(Node* n) {
-    if (n == nullptr || n->rc.fetch_sub(1) != 1) return;
-    Node* a = n->slot[0];
-    Node* b = n->slot[1];
-    tc_segment_map_on_free(map, n);
-    freed++;
-    decref(a);
-    decref(b);
-  }
-};
-
-bool n_trace(void*, void* obj, tc_visitor* v, bool) {
-  for (Node* c : static_cast<Node*>(obj)->slot) tc_visit(v, c);
-  return true;
-}
-intptr_t n_refcount(void*, void* obj) { return static_cast<Node*>(obj)->rc.load(); }
-void n_roots(void* ctx, tc_visitor* v) {
-  for (Node* r : static_cast<NodeHeap*>(ctx)->roots) tc_visit(v, r);
-}
-void n_hold(void*, void* obj) { static_cast<Node*>(obj)->rc.fetch_add(1); }
-void n_release(void* ctx, void* obj) { static_cast<NodeHeap*>(ctx)->decref(static_cast<Node*>(obj)); }
-void n_clear(void* ctx, void* const* g, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    for (Node*& s : static_cast<Node*>(g[i])->slot) {
-      Node* c = s;
-      s = nullptr;
-      static_cast<NodeHeap*>(ctx)->decref(c);
-    }
-  }
-}
-
-TEST(SegmentMap, CollectorFreesCyclesSpreadOverSegments) {
-  Buffer b(2);
-  NodeHeap rt{tc_segment_map_new(kShift), {}, 0, {b.seg(0), b.seg(1)}};
-  // Added out of address order: the collector's candidate set sorts them.
-  ASSERT_EQ(tc_segment_map_add(rt.map, b.seg(1)), 0);
-  ASSERT_EQ(tc_segment_map_add(rt.map, b.seg(0)), 0);
-  tc_embedder_ops ops{};
-  ops.trace = n_trace;
-  ops.refcount = n_refcount;
-  ops.for_each_global_root = n_roots;
-  ops.hold = n_hold;
-  ops.release = n_release;
-  ops.clear = n_clear;
-  tc_world* world = tc_world_new();
-  tc_config cfg;
-  tc_config_init(&cfg);
-  cfg.background = false;
-  cfg.mark_workers = 2;
-  tc_collector* c = tc_collector_new(tc_segment_map_heap_ops(), rt.map, &ops, &rt, world, &cfg);
-  ASSERT_NE(c, nullptr) << tc_last_error();
-  // A rooted ring of 3 and 40 garbage rings of 2, each ring across both segments.
-  auto ring = [&](int k) {
-    std::vector<Node*> r;
-    for (int i = 0; i < k; i++) r.push_back(rt.allocate());
-    for (int i = 0; i < k; i++) {
-      r[(i + 1) % k]->rc.fetch_add(1);
-      r[i]->slot[0] = r[(i + 1) % k];
-    }
-    return r;
-  };
-  std::vector<Node*> live = ring(3);
-  rt.roots.push_back(live[0]);
-  for (Node* n : live) {
-    if (n != live[0]) rt.decref(n);
-  }
-  for (int i = 0; i < 40; i++) {
-    for (Node* n : ring(2)) rt.decref(n);
-  }
-  for (int mode : {TC_MODE_CONCURRENT, TC_MODE_FULL_STW}) {
-    tc_stats st;
-    ASSERT_EQ(tc_collector_collect(c, mode, &st), 0) << tc_last_error();
-    if (mode == TC_MODE_CONCURRENT) {
-      EXPECT_EQ(st.garbage, 80u);
-      EXPECT_EQ(st.marked, 3u);
-      EXPECT_EQ(rt.freed, 80u);
-    } else {
-      EXPECT_EQ(st.garbage, 0u) << "nothing left to free";
-    }
-  }
-  rt.roots.clear();
-  rt.decref(live[0]);
-  ASSERT_EQ(tc_collector_collect(c, TC_MODE_CONCURRENT, nullptr), 0);
-  EXPECT_EQ(rt.freed, 83u);
-  tc_collector_free(c);
-  tc_world_free(world);
-  tc_segment_map_free(rt.map);
 }
 
 }  // namespace

@@ -1,18 +1,22 @@
 /* tests/gc/c_api_runtime.c -- a runtime written in C on tricolor/tricolor.h:
  * the test of the C API compiles it as C, so the header must be C.
  *
- * Two-slot nodes with atomic refcounts, bump-allocated in one aligned
- * buffer with the bitmap.h layout, global roots, and a tc_world.  The
- * scenario functions return counts that tests/gc/c_api_test.cc checks. */
+ * Two-slot nodes with atomic refcounts, bump-allocated alternately in two
+ * 1 MiB segments of one aligned buffer, global roots, and a tc_world.  Its
+ * heap is a tc_segment_map (tricolor/segment_map.h), with the segments
+ * added out of address order.  The scenario functions return counts that
+ * tests/gc/c_api_test.cc checks. */
 #include "tests/gc/c_api_runtime.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tricolor/segment_map.h"
 #include "tricolor/tricolor.h"
 
-#define HEAP_BYTES ((size_t)1 << 20)
+#define SEGMENT_SHIFT 20
+#define SEGMENT_BYTES ((size_t)1 << SEGMENT_SHIFT)
 #define MAX_ROOTS 64
 
 typedef struct node {
@@ -21,11 +25,10 @@ typedef struct node {
 } node;
 
 typedef struct runtime {
-    char *mem;
-    uint64_t *starts_bits, *marks_bits;
-    tc_bitmap starts, marks;
-    atomic_size_t next;
-    atomic_bool black;
+    char *mem;              /* two segments */
+    size_t next[2];         /* bump offset in each */
+    int turn;               /* the segment of the next node */
+    tc_segment_map *map;
     node *roots[MAX_ROOTS];
     size_t nroots;
     size_t freed;
@@ -34,20 +37,21 @@ typedef struct runtime {
 } runtime;
 
 static node *alloc_node(runtime *rt) {
-    size_t at = atomic_fetch_add(&rt->next, sizeof(node));
-    if (at + sizeof(node) > HEAP_BYTES) return NULL;
-    node *n = (node *)(rt->mem + at);
+    int seg = rt->turn;
+    rt->turn ^= 1;
+    if (rt->next[seg] + sizeof(node) > SEGMENT_BYTES) return NULL;
+    node *n = (node *)(rt->mem + seg * SEGMENT_BYTES + rt->next[seg]);
+    rt->next[seg] += sizeof(node);
     atomic_init(&n->rc, 1);
     n->slot[0] = n->slot[1] = NULL;
-    tc_bitmap_set(&rt->starts, n, __ATOMIC_RELEASE);
-    if (atomic_load(&rt->black)) tc_bitmap_set(&rt->marks, n, __ATOMIC_RELAXED);
+    tc_segment_map_on_alloc(rt->map, n);
     return n;
 }
 
 static void decref(runtime *rt, node *n) {
     while (n && atomic_fetch_sub(&n->rc, 1) == 1) {
         node *a = n->slot[0], *b = n->slot[1];
-        tc_bitmap_clear(&rt->starts, n, __ATOMIC_RELEASE);
+        tc_segment_map_on_free(rt->map, n);
         rt->freed++;
         decref(rt, a);
         n = b;
@@ -59,29 +63,6 @@ static void link_node(runtime *rt, node *from, int s, node *to) {
     node *old = from->slot[s];
     from->slot[s] = to;
     decref(rt, old);
-}
-
-/* tc_heap_ops */
-static size_t h_arena_count(void *ctx) { (void)ctx; return 1; }
-static void h_arena_bitmaps(void *ctx, size_t i, tc_bitmap *s, tc_bitmap *m) {
-    runtime *rt = ctx;
-    (void)i;
-    *s = rt->starts;
-    *m = rt->marks;
-}
-static bool h_is_object(void *ctx, const void *p) {
-    runtime *rt = ctx;
-    return (uintptr_t)p % TC_GRANULE == 0 && tc_bitmap_covers(&rt->starts, p) &&
-           tc_bitmap_test(&rt->starts, p);
-}
-static bool h_try_mark(void *ctx, const void *p) {
-    runtime *rt = ctx;
-    return tc_bitmap_covers(&rt->marks, p) && tc_bitmap_set(&rt->marks, p, __ATOMIC_RELAXED);
-}
-static void h_set_black(void *ctx, bool on) { atomic_store(&((runtime *)ctx)->black, on); }
-static void h_clear_marks(void *ctx) {
-    runtime *rt = ctx;
-    for (size_t w = 0; w < rt->marks.words; w++) __atomic_store_n(&rt->marks_bits[w], 0, __ATOMIC_RELAXED);
 }
 
 /* tc_embedder_ops */
@@ -111,8 +92,6 @@ static void e_clear(void *ctx, void *const *garbage, size_t n) {
     }
 }
 
-static const tc_heap_ops heap_ops = {h_arena_count, h_arena_bitmaps, h_is_object,
-                                     h_try_mark,    h_set_black,     h_clear_marks};
 static const tc_embedder_ops embedder_ops = {
     .trace = e_trace, .refcount = e_refcount, .for_each_global_root = e_roots,
     .hold = e_hold,   .release = e_release,   .clear = e_clear,
@@ -120,14 +99,10 @@ static const tc_embedder_ops embedder_ops = {
 
 static runtime *runtime_new(bool with_world) {
     runtime *rt = calloc(1, sizeof *rt);
-    rt->mem = aligned_alloc(TC_WORD_SPAN, HEAP_BYTES);
-    size_t words = HEAP_BYTES / TC_WORD_SPAN;
-    rt->starts_bits = calloc(words, sizeof(uint64_t));
-    rt->marks_bits = calloc(words, sizeof(uint64_t));
-    rt->starts = (tc_bitmap){(uintptr_t)rt->mem, words, rt->starts_bits};
-    rt->marks = (tc_bitmap){(uintptr_t)rt->mem, words, rt->marks_bits};
-    atomic_init(&rt->next, 0);
-    atomic_init(&rt->black, false);
+    rt->mem = aligned_alloc(SEGMENT_BYTES, 2 * SEGMENT_BYTES);
+    rt->map = tc_segment_map_new(SEGMENT_SHIFT);
+    tc_segment_map_add(rt->map, rt->mem + SEGMENT_BYTES);  /* out of address order */
+    tc_segment_map_add(rt->map, rt->mem);
     rt->world = with_world ? tc_world_new() : NULL;
     return rt;
 }
@@ -135,8 +110,7 @@ static runtime *runtime_new(bool with_world) {
 static void runtime_free(runtime *rt) {
     tc_collector_free(rt->collector);
     tc_world_free(rt->world);
-    free(rt->starts_bits);
-    free(rt->marks_bits);
+    tc_segment_map_free(rt->map);
     free(rt->mem);
     free(rt);
 }
@@ -149,13 +123,14 @@ int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
     cfg.background = false;
     cfg.min_trigger_bytes = (size_t)1 << 40;
     cfg.mark_workers = 2;
-    rt->collector = tc_collector_new(&heap_ops, rt, &embedder_ops, rt, rt->world, &cfg);
+    rt->collector = tc_collector_new(tc_segment_map_heap_ops(), rt->map, &embedder_ops, rt, rt->world, &cfg);
     if (!rt->collector) {
         runtime_free(rt);
         return -1;
     }
     if (tc_world_attach(rt->world) != 0) return -1;
-    /* 10 rooted chains of 5 nodes; 25 garbage rings of 1-4 nodes. */
+    /* 10 rooted chains of 5 nodes, the first closed into a ring; 25
+     * garbage rings of 1-4 nodes. */
     for (int r = 0; r < 10; r++) {
         node *cur = alloc_node(rt);
         rt->roots[rt->nroots++] = cur;
@@ -165,6 +140,7 @@ int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
             decref(rt, next);
             cur = next;
         }
+        if (r == 0) link_node(rt, cur, 1, rt->roots[0]);
     }
     for (int c = 0; c < 25; c++) {
         node *ring[4];
@@ -180,6 +156,18 @@ int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
     out->marked = st.marked;
     out->freed = rt->freed;
     out->pauses = st.pauses;
+    /* A second collection, in the other mode, finds nothing left. */
+    if (tc_collector_collect(rt->collector, mode == TC_MODE_CONCURRENT ? TC_MODE_FULL_STW : TC_MODE_CONCURRENT,
+                             &st) != 0) return -1;
+    out->garbage_again = st.garbage;
+    /* Dropping the roots frees the open chains by reference counting; the
+     * ring needs one more collection. */
+    for (size_t i = 0; i < rt->nroots; i++) decref(rt, rt->roots[i]);
+    rt->nroots = 0;
+    out->freed_unrooted = rt->freed;
+    if (tc_collector_collect(rt->collector, mode, &st) != 0) return -1;
+    out->garbage_last = st.garbage;
+    out->freed_last = rt->freed;
     if (tc_world_safepoint(rt->world) != 0 || tc_world_detach(rt->world) != 0) return -1;
     /* Misuse after detaching is refused with a message, not a crash. */
     out->detach_again = tc_world_detach(rt->world);
@@ -193,9 +181,9 @@ int c_runtime_refuses_incomplete_tables(void) {
     tc_embedder_ops no_clear = embedder_ops;
     no_clear.clear = NULL;
     int refused = 0;
-    if (tc_collector_new(&heap_ops, rt, &no_clear, rt, NULL, NULL) == NULL) refused++;
+    if (tc_collector_new(tc_segment_map_heap_ops(), rt->map, &no_clear, rt, NULL, NULL) == NULL) refused++;
     /* No stop_world and no world. */
-    if (tc_collector_new(&heap_ops, rt, &embedder_ops, rt, NULL, NULL) == NULL) refused++;
+    if (tc_collector_new(tc_segment_map_heap_ops(), rt->map, &embedder_ops, rt, NULL, NULL) == NULL) refused++;
     runtime_free(rt);
     return refused;
 }

@@ -15,12 +15,17 @@ typedef struct c_runtime_result {
     size_t marked;        /* tc_stats.marked */
     size_t freed;         /* nodes freed after the collection */
     size_t pauses;        /* tc_stats.pauses */
+    size_t garbage_again; /* tc_stats.garbage of a second collection, other mode */
+    size_t freed_unrooted;/* nodes freed once the roots are dropped too */
+    size_t garbage_last;  /* tc_stats.garbage of the collection after that */
+    size_t freed_last;    /* nodes freed after it */
     int detach_again;     /* tc_world_detach() on a detached thread */
     int poll_detached;    /* tc_world_safepoint() on a detached thread */
 } c_runtime_result;
 
-/* One collection in `mode` (TC_MODE_*) over rooted chains and garbage
- * rings; 0, or -1 with tc_last_error() set. */
+/* A collection in `mode` (TC_MODE_*) over rooted chains (one closed into a
+ * ring) and garbage rings, a second one in the other mode, then the roots
+ * dropped and a last collection; 0, or -1 with tc_last_error() set. */
 int c_runtime_collect_cycles(int mode, c_runtime_result *out);
 /* How many of two incomplete set-ups tc_collector_new() refused. */
 int c_runtime_refuses_incomplete_tables(void);

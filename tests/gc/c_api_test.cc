@@ -1,5 +1,6 @@
 // Tests of gc/c_api.cc (tricolor/tricolor.h): a runtime written in C
-// (c_api_runtime.c, compiled as C) drives the collector through the C API.
+// (c_api_runtime.c, compiled as C) drives the collector through the C API,
+// over a tc_segment_map heap whose nodes are spread across two segments.
 // Both modes must free exactly its garbage rings and the concurrent one
 // must mark exactly its rooted chains; misuse of the world and incomplete
 // callback tables must be refused with a message, not a crash.
@@ -23,6 +24,10 @@ TEST(CApi, CollectsGarbageCyclesInBothModes) {
       EXPECT_EQ(r.marked, 50u);  // the rooted chains, nothing else
     }
     EXPECT_GE(r.pauses, 1u);
+    EXPECT_EQ(r.garbage_again, 0u) << "mode " << mode;
+    EXPECT_EQ(r.freed_unrooted, r.made_garbage + 45u) << "mode " << mode;  // the rooted ring stays
+    EXPECT_EQ(r.garbage_last, 5u) << "mode " << mode;
+    EXPECT_EQ(r.freed_last, r.made_garbage + 50u) << "mode " << mode;
     EXPECT_EQ(r.detach_again, -1);
     EXPECT_EQ(r.poll_detached, -1);
   }
