@@ -155,12 +155,11 @@ static std::vector<ArenaBitmaps> sorted_arenas(const Heap& heap) {
   return out;
 }
 
-const CandidateSet::Arena* CandidateSet::find_arena(uintptr_t p) const {
+std::size_t CandidateSet::find_arena(uintptr_t p) const {
   auto it = std::upper_bound(arenas_.begin(), arenas_.end(), p,
                              [](uintptr_t v, const Arena& ar) { return v < ar.base; });
-  if (it == arenas_.begin()) return nullptr;
-  --it;
-  return p < it->limit ? &*it : nullptr;
+  if (it == arenas_.begin() || p >= std::prev(it)->limit) return npos;
+  return static_cast<std::size_t>(std::prev(it) - arenas_.begin());
 }
 
 void CandidateSet::build_from_heap(const Heap& heap, bool all) {
@@ -196,9 +195,9 @@ void CandidateSet::build_from_list(const Heap& heap, std::span<void* const> obje
   }
   for (void* obj : objects) {
     auto p = reinterpret_cast<uintptr_t>(obj);
-    if (Arena* ar = const_cast<Arena*>(find_arena(p))) {
-      std::size_t g = (p - ar->base) / TC_GRANULE;
-      ar->bits[g / 64] |= std::uint64_t{1} << (g % 64);
+    if (std::size_t a = find_arena(p); a != npos) {
+      std::size_t g = (p - arenas_[a].base) / TC_GRANULE;
+      arenas_[a].bits[g / 64] |= std::uint64_t{1} << (g % 64);
     }
   }
   index();
@@ -239,8 +238,10 @@ std::vector<std::size_t> CandidateSet::indices() const {
 
 std::size_t CandidateSet::index_of(const void* obj) const {
   auto p = reinterpret_cast<uintptr_t>(obj);
-  const Arena* ar = find_arena(p);
-  if (ar == nullptr || (p - ar->base) % TC_GRANULE) return npos;
+  const std::size_t a = find_arena(p);
+  if (a == npos) return npos;
+  const Arena* ar = &arenas_[a];
+  if ((p - ar->base) % TC_GRANULE) return npos;
   std::size_t g = (p - ar->base) / TC_GRANULE;
   std::uint64_t word = ar->bits[g / 64];
   std::uint64_t bit = std::uint64_t{1} << (g % 64);
@@ -368,8 +369,7 @@ std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
 }
 
 std::vector<void*> guess_garbage(Embedder& e, const CandidateSet& cands) {
-  std::vector<void*> objects(cands.size());
-  for (std::size_t i = 0; i < objects.size(); i++) objects[i] = cands.object(i);
+  std::span<void* const> objects = cands.objects();
   Deletion d = trial_deletion(
       e, objects, [&](void* obj) { return e.collectable(obj) ? e.refcount(obj) : kExcluded; },
       [&](const void* obj) { return cands.index_of(obj); }, /*concurrent=*/true);

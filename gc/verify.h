@@ -39,6 +39,8 @@ class CandidateSet {
   std::size_t size() const { return objects_.size(); }
   /// The i-th candidate, in address order (arenas sorted by address).
   void* object(std::size_t i) const { return objects_[i]; }
+  /// Every candidate, in index order.
+  std::span<void* const> objects() const { return objects_; }
   /// The index of `obj`, or npos if it is not a candidate.
   std::size_t index_of(const void* obj) const;
   /// Every index, 0 .. size() - 1.
@@ -52,7 +54,7 @@ class CandidateSet {
     std::size_t first = 0;              // index of this arena's first candidate
   };
   void index();  // fills prefix, first and objects_ from bits
-  const Arena* find_arena(uintptr_t p) const;  // binary search; nullptr if none
+  std::size_t find_arena(uintptr_t p) const;  // binary search; npos if none
   std::vector<Arena> arenas_;  // sorted by base
   std::vector<void*> objects_;
 };
