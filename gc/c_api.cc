@@ -199,8 +199,10 @@ int tc_collector_collect(tc_collector* c, int mode, tc_stats* out) {
     if (out) {
       std::int64_t max_wait = 0;
       for (std::int64_t w : st.wait_ns) max_wait = std::max(max_wait, w);
-      *out = tc_stats{st.full_stw, st.fell_back,   st.marked,         st.candidates, st.verified,
-                      st.garbage,  st.resurrected, st.pause_ns.size(), st.max_pause_ns(), max_wait};
+      *out = tc_stats{st.full_stw,      st.fell_back,         st.marked,          st.candidates,
+                      st.verified,      st.opaque_marked,     st.opaque_candidates, st.expanded,
+                      st.garbage,       st.resurrected,       st.pause_ns.size(), st.max_pause_ns(),
+                      max_wait};
     }
     return 0;
   });

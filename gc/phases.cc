@@ -63,6 +63,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <algorithm>
 #include <optional>
 #include <thread>
 
@@ -184,6 +185,8 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     for (EventListener* l : listeners) l->on_collection_start(st.full_stw);
   }
   CandidateSet cands;
+  CandidateSet domain;          // the candidates before filtering
+  std::vector<void*> opaque;    // candidates no concurrent pass could trace
   std::vector<std::vector<std::size_t>> batches;
   if (!st.full_stw) {
     std::vector<void*> roots;
@@ -198,6 +201,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
       Marker marker(heap, embedder, config.mark_stack_limit_for_testing);
       bool ok = arena.execute([&] { return marker.run(std::move(roots)); });
       st.marked = marker.marked();
+      st.opaque_marked = marker.opaque();
       if (!ok) {
         st.fell_back = true;
         st.fallback_reason = marker.failure();
@@ -217,14 +221,19 @@ CollectionStats Collector::Impl::collect(Mode mode) {
         // refcounts: a live object that a mutator's move made look like
         // garbage once (design.md §4.6) is unlikely to again.  Stop when a
         // pass keeps 7/8 of its input or more (what is left is mostly
-        // garbage), or after kFilterPasses.
+        // garbage), or after kFilterPasses.  Opaque candidates always stay:
+        // their batch is closed over what they reference, inside `domain`.
         for (int pass = 0; config.filter_candidates && pass < kFilterPasses; pass++) {
           std::size_t before = cands.size();
-          std::vector<void*> guessed = arena.execute([&] { return guess_garbage(embedder, cands); });
+          std::vector<void*> guessed =
+              arena.execute([&] { return guess_garbage(embedder, cands, &opaque); });
+          if (pass == 0) domain = cands;
           cands.build_from_list(heap, guessed);
           if (cands.size() * 8 >= before * 7) break;
         }
-        arena.execute([&] { batches = batch_by_component(embedder, cands, config.verify_batch); });
+        arena.execute([&] { batches = batch_by_component(embedder, cands, config.verify_batch, &opaque); });
+        std::sort(opaque.begin(), opaque.end());
+        opaque.erase(std::unique(opaque.begin(), opaque.end()), opaque.end());
       });
     }
     st.full_stw = st.fell_back;
@@ -234,9 +243,14 @@ CollectionStats Collector::Impl::collect(Mode mode) {
   std::optional<Verifier> verifier;
   std::vector<std::vector<void*>> garbage;  // per batch
   auto verify = [&](std::span<const std::size_t> members) {
-    VerifyResult vr = arena.execute([&] { return verifier->find_garbage(members); });
+    std::vector<void*> expand;
+    for (std::size_t i : members) {
+      if (std::binary_search(opaque.begin(), opaque.end(), cands.object(i))) expand.push_back(cands.object(i));
+    }
+    VerifyResult vr = arena.execute([&] { return verifier->find_garbage(members, expand); });
     for (void* g : vr.garbage) embedder.hold(g);
     st.garbage += vr.garbage.size();
+    st.expanded += vr.expanded;
     if (!vr.garbage.empty()) garbage.push_back(std::move(vr.garbage));
   };
   if (st.full_stw) {
@@ -246,9 +260,10 @@ CollectionStats Collector::Impl::collect(Mode mode) {
       verify(cands.indices());
     });
   } else {
-    verifier.emplace(embedder, cands);
+    verifier.emplace(embedder, cands, config.filter_candidates ? &domain : &cands);
     for (const auto& b : batches) phase(st, Phase::kVerify, [&] { verify(b); });
   }
+  st.opaque_candidates = opaque.size();
   if (st.full_stw) st.candidates = cands.size();
   st.verified = cands.size();
   // 5.-7. Finalize, check for resurrection (per batch), clear, release.

@@ -53,6 +53,8 @@
 #include <bit>
 #include <cstdio>
 #include <numeric>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "tricolor/embedder.h"
 #include "tricolor/heap.h"
@@ -74,9 +76,9 @@ class FnVisitor final : public Visitor {
 };
 
 template <class F>
-void trace(Embedder& e, void* obj, bool concurrent, F&& f) {
+bool trace(Embedder& e, void* obj, bool concurrent, F&& f) {
   FnVisitor<std::remove_reference_t<F>> v(f);
-  e.trace(obj, v, concurrent);
+  return e.trace(obj, v, concurrent);
 }
 
 // Trial deletion over `objects`, the core of both verifications and of the
@@ -89,6 +91,7 @@ void trace(Embedder& e, void* obj, bool concurrent, F&& f) {
 struct Deletion {
   std::unique_ptr<std::atomic<std::int64_t>[]> refs;
   std::unique_ptr<std::atomic<std::uint8_t>[]> alive;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> opaque;  // trace() returned false
 };
 
 template <class Base, class Member>
@@ -96,6 +99,7 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
                         bool concurrent = false) {
   std::size_t n = objects.size();
   Deletion d{std::unique_ptr<std::atomic<std::int64_t>[]>(new std::atomic<std::int64_t>[n]),
+             std::unique_ptr<std::atomic<std::uint8_t>[]>(new std::atomic<std::uint8_t>[n]),
              std::unique_ptr<std::atomic<std::uint8_t>[]>(new std::atomic<std::uint8_t>[n])};
   auto& refs = d.refs;
   auto& alive = d.alive;
@@ -104,18 +108,20 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
     for (std::size_t k = r.begin(); k != r.end(); k++) {
       refs[k].store(base(objects[k]), std::memory_order_relaxed);
       alive[k].store(0, std::memory_order_relaxed);
+      d.opaque[k].store(0, std::memory_order_relaxed);
     }
   });
   tbb::parallel_for(Range(0, n, 256), [&](const Range& r) {
     for (std::size_t k = r.begin(); k != r.end(); k++) {
       if (refs[k].load(std::memory_order_relaxed) == kExcluded) continue;
-      trace(e, objects[k], concurrent, [&](void* child) {
+      bool traced = trace(e, objects[k], concurrent, [&](void* child) {
         std::size_t j = member(child);
         if (j == CandidateSet::npos) return;
         std::int64_t v = refs[j].load(std::memory_order_relaxed);
         while (v != kExcluded && !refs[j].compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) {
         }
       });
+      if (!traced) d.opaque[k].store(1, std::memory_order_relaxed);
     }
   });
   std::vector<std::size_t> seeds;
@@ -250,7 +256,7 @@ std::size_t CandidateSet::index_of(const void* obj) const {
 }
 
 std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const CandidateSet& cands,
-                                                         std::size_t batch) {
+                                                         std::size_t batch, std::vector<void*>* opaque) {
   std::size_t n = cands.size();
   std::vector<std::vector<std::size_t>> out;
   if (batch == 0 || n <= batch) {
@@ -260,7 +266,11 @@ std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const Cand
   // Lock-free union-find: parent[] only ever points to a smaller index, so
   // a root is the smallest index of its component and links never cycle.
   std::unique_ptr<std::atomic<std::size_t>[]> parent(new std::atomic<std::size_t>[n]);
-  for (std::size_t i = 0; i < n; i++) parent[i].store(i, std::memory_order_relaxed);
+  std::unique_ptr<std::atomic<std::uint8_t>[]> is_opaque(new std::atomic<std::uint8_t>[n]);
+  for (std::size_t i = 0; i < n; i++) {
+    parent[i].store(i, std::memory_order_relaxed);
+    is_opaque[i].store(0, std::memory_order_relaxed);
+  }
   auto find = [&](std::size_t x) {
     for (;;) {
       std::size_t p = parent[x].load(std::memory_order_relaxed);
@@ -297,9 +307,18 @@ std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const Cand
     } v(cands, unite);
     for (std::size_t i = r.begin(); i != r.end(); i++) {
       v.i = i;
-      e.trace(cands.object(i), v, /*concurrent=*/true);
+      if (!e.trace(cands.object(i), v, /*concurrent=*/true)) is_opaque[i].store(1, std::memory_order_relaxed);
     }
   });
+  // Opaque candidates share one component: their edges are unknown, so two
+  // of them in a cycle must be verified in the same pause.
+  std::size_t first_opaque = CandidateSet::npos;
+  for (std::size_t i = 0; i < n; i++) {
+    if (!is_opaque[i].load(std::memory_order_relaxed)) continue;
+    if (opaque) opaque->push_back(cands.object(i));
+    if (first_opaque == CandidateSet::npos) first_opaque = i;
+    else unite(first_opaque, i);
+  }
   // Pack whole components, in order of their smallest index, into batches.
   std::vector<std::size_t> size(n, 0), slot(n, CandidateSet::npos);
   std::vector<std::size_t> root(n);
@@ -320,27 +339,51 @@ std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const Cand
   return out;
 }
 
-Verifier::Verifier(Embedder& e, const CandidateSet& cands)
-    : embedder_(e), cands_(cands), local_(cands.size(), CandidateSet::npos) {}
+Verifier::Verifier(Embedder& e, const CandidateSet& cands, const CandidateSet* domain)
+    : embedder_(e), cands_(cands), domain_(domain), local_(cands.size(), CandidateSet::npos) {}
 
 std::size_t Verifier::member_of(const void* obj) const {
   std::size_t j = cands_.index_of(obj);
-  return j == CandidateSet::npos ? j : local_[j];
+  if (j != CandidateSet::npos) return local_[j];
+  if (extra_.empty()) return CandidateSet::npos;
+  auto it = extra_.find(obj);
+  return it == extra_.end() ? CandidateSet::npos : it->second;
 }
 
-VerifyResult Verifier::find_garbage(std::span<const std::size_t> members) {
+VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
+                                    std::span<void* const> expand_from) {
   std::size_t m = members.size();
   std::vector<void*> objects(m);
   for (std::size_t k = 0; k < m; k++) {
     local_[members[k]] = k;
     objects[k] = cands_.object(members[k]);
   }
+  // Close the batch over what its opaque members reference (exact traces,
+  // world stopped): objects of the domain that are neither candidates nor
+  // taken by an earlier batch.
+  if (domain_ != nullptr && !expand_from.empty()) {
+    std::vector<void*> stack(expand_from.begin(), expand_from.end());
+    while (!stack.empty()) {
+      void* o = stack.back();
+      stack.pop_back();
+      trace(embedder_, o, /*concurrent=*/false, [&](void* child) {
+        if (member_of(child) != CandidateSet::npos || cands_.index_of(child) != CandidateSet::npos ||
+            domain_->index_of(child) == CandidateSet::npos || !taken_.insert(child).second) {
+          return;
+        }
+        extra_.emplace(child, objects.size());
+        objects.push_back(child);
+        stack.push_back(child);
+      });
+    }
+  }
   Deletion d = trial_deletion(
       embedder_, objects,
       [&](void* obj) { return embedder_.collectable(obj) ? embedder_.refcount(obj) : kExcluded; },
       [&](const void* obj) { return member_of(obj); });
   VerifyResult out;
-  for (std::size_t k = 0; k < m; k++) {
+  out.expanded = objects.size() - m;
+  for (std::size_t k = 0; k < objects.size(); k++) {
     std::int64_t v = d.refs[k].load(std::memory_order_relaxed);
     if (v == kExcluded) {
       out.excluded++;
@@ -352,30 +395,41 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members) {
     if (!d.alive[k].load(std::memory_order_relaxed)) out.garbage.push_back(objects[k]);
   }
   for (std::size_t idx : members) local_[idx] = CandidateSet::npos;
+  extra_.clear();
   return out;
 }
 
 std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
   std::size_t n = garbage.size();
-  for (std::size_t k = 0; k < n; k++) local_[cands_.index_of(garbage[k])] = k;
+  for (std::size_t k = 0; k < n; k++) {
+    std::size_t j = cands_.index_of(garbage[k]);
+    if (j != CandidateSet::npos) local_[j] = k;
+    else extra_.emplace(garbage[k], k);
+  }
   Deletion d = trial_deletion(
       embedder_, garbage,
       [&](void* obj) { return embedder_.refcount(obj) - 1; },  // less our hold
       [&](const void* obj) { return member_of(obj); });
   std::vector<bool> out(n);
   for (std::size_t k = 0; k < n; k++) out[k] = d.alive[k].load(std::memory_order_relaxed) != 0;
-  for (void* g : garbage) local_[cands_.index_of(g)] = CandidateSet::npos;
+  for (void* g : garbage) {
+    std::size_t j = cands_.index_of(g);
+    if (j != CandidateSet::npos) local_[j] = CandidateSet::npos;
+  }
+  extra_.clear();
   return out;
 }
 
-std::vector<void*> guess_garbage(Embedder& e, const CandidateSet& cands) {
+std::vector<void*> guess_garbage(Embedder& e, const CandidateSet& cands, std::vector<void*>* opaque) {
   std::span<void* const> objects = cands.objects();
   Deletion d = trial_deletion(
       e, objects, [&](void* obj) { return e.collectable(obj) ? e.refcount(obj) : kExcluded; },
       [&](const void* obj) { return cands.index_of(obj); }, /*concurrent=*/true);
   std::vector<void*> out;
   for (std::size_t k = 0; k < objects.size(); k++) {
-    if (!d.alive[k].load(std::memory_order_relaxed)) out.push_back(objects[k]);
+    bool o = d.opaque[k].load(std::memory_order_relaxed) != 0;
+    if (o && opaque) opaque->push_back(objects[k]);
+    if (!d.alive[k].load(std::memory_order_relaxed) || o) out.push_back(objects[k]);
   }
   return out;
 }

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tricolor/bitmap.h"
@@ -63,6 +65,7 @@ class CandidateSet {
 struct VerifyResult {
   std::vector<void*> garbage;  ///< candidates with no outside reference
   std::size_t excluded = 0;    ///< candidates the embedder called not collectable
+  std::size_t expanded = 0;    ///< objects added to the batch behind opaque members
 };
 
 /// Splits the candidates into batches of whole connected components of at
@@ -72,14 +75,23 @@ struct VerifyResult {
 /// may be wrong -- which only leaves a garbage cycle split across batches
 /// for the next collection, never frees a live object.  batch == 0: one
 /// batch with every candidate.
+/// Splits the candidates into batches of whole connected components (by
+/// concurrent traces; a racy union-find), at most `batch` objects each
+/// unless one component is larger.  Candidates whose concurrent trace
+/// returned false are appended to *opaque (if given): their edges are
+/// unknown, so a batch holding one is closed over them in the pause
+/// (Verifier::find_garbage's expand_from).
 std::vector<std::vector<std::size_t>> batch_by_component(Embedder& embedder, const CandidateSet& cands,
-                                                         std::size_t batch);
+                                                         std::size_t batch,
+                                                         std::vector<void*>* opaque = nullptr);
 
 /// The verification over a subset of a candidate set.  The scratch arrays
 /// are sized once per candidate set and reused across batches.
 class Verifier {
  public:
-  Verifier(Embedder& embedder, const CandidateSet& cands);
+  /// `domain` (may be null) is the candidate set before filtering: what
+  /// a batch may be closed over (see find_garbage's expand_from).
+  Verifier(Embedder& embedder, const CandidateSet& cands, const CandidateSet* domain = nullptr);
 
   /// Runs stock CPython's cycle detection restricted to the candidates
   /// `members` (indices into the candidate set), with the world stopped:
@@ -88,7 +100,16 @@ class Verifier {
   /// reaches; the rest is garbage.  Parallel over the calling TBB arena.
   /// Sound for any subset: a reference from outside it is never subtracted
   /// (design.md, the lemma).
-  VerifyResult find_garbage(std::span<const std::size_t> members);
+  ///
+  /// Opaque members -- objects the concurrent passes could not trace, so
+  /// whose references neither marking nor the filter saw -- are given in
+  /// `expand_from`: the batch is first closed over everything they reach
+  /// (exact traces, world stopped) inside the domain, skipping candidates
+  /// (they belong to their own batch) and objects an earlier batch took.
+  /// Without that, a garbage cycle through an opaque object would look
+  /// referenced from outside every batch it was split across.
+  VerifyResult find_garbage(std::span<const std::size_t> members,
+                            std::span<void* const> expand_from = {});
 
   /// With the world stopped after finalization: which of `garbage` (each
   /// held once by the collector, see Embedder::hold) is reachable from
@@ -100,7 +121,10 @@ class Verifier {
   std::size_t member_of(const void* obj) const;  // member index, or npos
   Embedder& embedder_;
   const CandidateSet& cands_;
+  const CandidateSet* domain_;
   std::vector<std::size_t> local_;  // candidate index -> member index, or npos
+  std::unordered_map<const void*, std::size_t> extra_;  // non-candidate member -> index
+  std::unordered_set<const void*> taken_;  // added by expansion in any batch so far
 };
 
 /// The candidate filter, world running: the verification's trial deletion
@@ -108,7 +132,10 @@ class Verifier {
 /// true) read while mutators run.  Returns the candidates it takes for
 /// garbage -- a guess for the STW verification to check, never trusted.
 /// Garbage that was unreachable before the call is always in it.
-std::vector<void*> guess_garbage(Embedder& embedder, const CandidateSet& cands);
+/// Opaque candidates (concurrent trace returned false) are always in the
+/// guess, and also appended to *opaque if given.
+std::vector<void*> guess_garbage(Embedder& embedder, const CandidateSet& cands,
+                                 std::vector<void*>* opaque = nullptr);
 
 /// find_garbage over every candidate (one batch).
 VerifyResult find_garbage(Embedder& embedder, const CandidateSet& cands);

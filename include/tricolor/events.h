@@ -40,8 +40,11 @@ struct CollectionStats {
   const char* fallback_reason = nullptr;  ///< static string, or nullptr
   std::size_t objects = 0;     ///< live objects when the cycle began
   std::size_t marked = 0;      ///< marked by the concurrent marker
+  std::size_t opaque_marked = 0;  ///< of those, left untraced (trace() returned false)
   std::size_t candidates = 0;  ///< unmarked live objects (all live in full-STW mode)
   std::size_t verified = 0;    ///< candidates left for the STW verification
+  std::size_t opaque_candidates = 0;  ///< candidates no concurrent pass could trace
+  std::size_t expanded = 0;    ///< objects the pauses added behind opaque candidates
   std::size_t garbage = 0;     ///< handed to the embedder
   std::size_t resurrected = 0; ///< garbage found alive again
   int mark_workers = 0;        ///< marker threads used

@@ -113,6 +113,9 @@ typedef struct tc_stats {
     size_t marked;        /**< marked by the concurrent marker */
     size_t candidates;    /**< unmarked live objects */
     size_t verified;      /**< left for the STW verification */
+    size_t opaque_marked; /**< marked but not traced concurrently */
+    size_t opaque_candidates; /**< candidates no concurrent pass could trace */
+    size_t expanded;      /**< added to pauses behind opaque candidates */
     size_t garbage;       /**< handed to the embedder */
     size_t resurrected;   /**< garbage found alive again */
     size_t pauses;        /**< stop-the-world pauses */
