@@ -106,6 +106,9 @@ tc_segment_map_add(tc_segment_map *m, const void *p)
     if (hi >= m->l1_size) {
         return -1;
     }
+    if (lookup(m, p) != NULL) {
+        return 0;  /* the common case, without the lock */
+    }
     int rc = 0;
     pthread_mutex_lock(&m->lock);
     if (lookup(m, p) != NULL) {
@@ -178,6 +181,9 @@ void
 tc_segment_map_on_alloc(tc_segment_map *m, const void *p)
 {
     segment *s = lookup(m, p);
+    if (s == NULL) {
+        return;
+    }
     tc_bitmap_set(&s->starts, p, __ATOMIC_RELEASE);
     if (__atomic_load_n(&m->black, __ATOMIC_ACQUIRE)) {
         tc_bitmap_set(&s->marks, p, __ATOMIC_RELAXED);
@@ -187,13 +193,19 @@ tc_segment_map_on_alloc(tc_segment_map *m, const void *p)
 void
 tc_segment_map_on_free(tc_segment_map *m, const void *p)
 {
-    tc_bitmap_clear(&lookup(m, p)->starts, p, __ATOMIC_RELEASE);
+    segment *s = lookup(m, p);
+    if (s != NULL) {
+        tc_bitmap_clear(&s->starts, p, __ATOMIC_RELEASE);
+    }
 }
 
 void
 tc_segment_map_reset_segment(tc_segment_map *m, const void *p)
 {
     segment *s = lookup(m, p);
+    if (s == NULL) {
+        return;
+    }
     for (size_t w = 0; w < m->words; w++) {
         __atomic_store_n(&s->starts.bits[w], 0, __ATOMIC_RELAXED);
         __atomic_store_n(&s->marks.bits[w], 0, __ATOMIC_RELAXED);

@@ -131,12 +131,16 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
       seeds.push_back(k);
     }
   }
-  // Propagate; an excluded member is a seed, so it is never pushed again.
+  // Propagate; an excluded member is a seed, so it is never pushed again,
+  // and it is not traced: its references were never subtracted, so what it
+  // references is a seed already (and the embedder may not be able to
+  // trace it: CPython's untracked objects include freed ones).
   tbb::parallel_for(Range(0, seeds.size(), 256), [&](const Range& r) {
     std::vector<std::size_t> stack(seeds.begin() + r.begin(), seeds.begin() + r.end());
     while (!stack.empty()) {
       std::size_t i = stack.back();
       stack.pop_back();
+      if (refs[i].load(std::memory_order_relaxed) == kExcluded) continue;
       trace(e, objects[i], concurrent, [&](void* child) {
         std::size_t j = member(child);
         if (j != CandidateSet::npos && alive[j].exchange(1, std::memory_order_relaxed) == 0) {
@@ -362,13 +366,17 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
   // world stopped): objects of the domain that are neither candidates nor
   // taken by an earlier batch.
   if (domain_ != nullptr && !expand_from.empty()) {
-    std::vector<void*> stack(expand_from.begin(), expand_from.end());
+    std::vector<void*> stack;
+    for (void* o : expand_from) {
+      if (embedder_.collectable(o)) stack.push_back(o);
+    }
     while (!stack.empty()) {
       void* o = stack.back();
       stack.pop_back();
       trace(embedder_, o, /*concurrent=*/false, [&](void* child) {
         if (member_of(child) != CandidateSet::npos || cands_.index_of(child) != CandidateSet::npos ||
-            domain_->index_of(child) == CandidateSet::npos || !taken_.insert(child).second) {
+            domain_->index_of(child) == CandidateSet::npos || !embedder_.collectable(child) ||
+            !taken_.insert(child).second) {
           return;
         }
         extra_.emplace(child, objects.size());

@@ -34,13 +34,17 @@ configure_flags=(--disable-gil --with-ensurepip=no --with-system-libmpdec=no
 patchdir=$TRICOLOR_ROOT/runtime-patch
 
 # Bump when the build steps below change in a way that changes the result.
-recipe=1
+recipe=2
+# The collector core that the tricolor interpreter links (the binding,
+# Python/gc_tricolor.c in the series, calls it through tricolor/tricolor.h).
+core_inputs=(CMakeLists.txt cmake include allocator/bitmap.c allocator/segment_map.c gc)
 
 key_of() {  # key_of VARIANT: the hash of everything the build depends on
     {
         echo "$CPYTHON_SHA256 $1 ${configure_flags[*]} recipe=$recipe"
         if [[ $1 == tricolor ]]; then
             (cd "$patchdir" && find . -type f ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+            (cd "$TRICOLOR_ROOT" && find "${core_inputs[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
         fi
     } | sha256sum | cut -c1-16
 }
@@ -60,12 +64,25 @@ build_one() {  # build_one VARIANT DEST: extract, patch, configure, make, instal
     local variant=$1 dest=$2 work=$2.work
     rm -rf "$work"; mkdir -p "$work"
     tar -xf "$tarball" -C "$work"
-    local src=$work/Python-$CPYTHON_VERSION
-    [[ $variant == tricolor ]] && apply_series "$src"
+    local src=$work/Python-$CPYTHON_VERSION extra=()
+    if [[ $variant == tricolor ]]; then
+        apply_series "$src"
+        # The core, as a static library of position-independent code, with
+        # its headers; linked with TBB and the C++ runtime.
+        mkdir -p "$dest/tricolor"
+        (cmake -S "$TRICOLOR_ROOT" -B "$work/core" -DCMAKE_BUILD_TYPE=Release \
+               -DTRICOLOR_RUNTIME_TESTS=OFF > "$work/core.log" 2>&1 &&
+         cmake --build "$work/core" --target tricolor_embed -j"$jobs" >> "$work/core.log" 2>&1) \
+            || { echo "building the core failed, see $work/core.log" > "$work/status"; return 1; }
+        cp "$work/core/libtricolor_embed.a" "$dest/tricolor/"
+        cp -r "$TRICOLOR_ROOT/include" "$dest/tricolor/"
+        extra=("CPPFLAGS=-I$dest/tricolor/include"
+               "LIBS=$dest/tricolor/libtricolor_embed.a -ltbb -lstdc++")
+    fi
     mkdir -p "$work/build"
     (
         cd "$work/build"
-        "$src/configure" --prefix="$dest" "${configure_flags[@]}" > "$work/configure.log" 2>&1 \
+        "$src/configure" --prefix="$dest" "${configure_flags[@]}" "${extra[@]}" > "$work/configure.log" 2>&1 \
             || { echo "configure failed, see $work/configure.log"; exit 1; }
         make -j"$jobs" > "$work/make.log" 2>&1 || { echo "make failed, see $work/make.log"; exit 1; }
         make install > "$work/install.log" 2>&1 || { echo "make install failed, see $work/install.log"; exit 1; }

@@ -44,8 +44,9 @@ tc_segment_map *tc_segment_map_new(unsigned segment_shift);
 /** Frees the map and every bitmap. */
 void tc_segment_map_free(tc_segment_map *map);
 
-/** Registers the segment that contains p (idempotent). 0, or -1 if memory
- *  is out or p lies above the 48-bit address space. */
+/** Registers the segment that contains p (idempotent; lock-free when it is
+ *  already there). 0, or -1 if memory is out or p lies above the 48-bit
+ *  address space. */
 int tc_segment_map_add(tc_segment_map *map, const void *p);
 /** The bitmaps of the segment that contains p; false if it was never
  *  added. */
@@ -56,10 +57,11 @@ size_t tc_segment_map_count(const tc_segment_map *map);
 /** The bitmaps of segment i (< count). */
 void tc_segment_map_at(const tc_segment_map *map, size_t i, tc_bitmap *starts, tc_bitmap *marks);
 
-/** An object now starts at p (p in an added segment): sets its starts bit,
- *  and its marks bit while black allocation is on. */
+/** An object now starts at p: sets its starts bit, and its marks bit while
+ *  black allocation is on.  Nothing if p's segment was never added. */
 void tc_segment_map_on_alloc(tc_segment_map *map, const void *p);
-/** The object at p is freed: clears its starts bit. */
+/** The object at p is freed: clears its starts bit (nothing if p's segment
+ *  was never added: an object allocated before the map existed). */
 void tc_segment_map_on_free(tc_segment_map *map, const void *p);
 /** Clears both bitmaps of the segment that contains p (the allocator
  *  releases the segment). */
