@@ -260,7 +260,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
       verify(cands.indices());
     });
   } else {
-    verifier.emplace(embedder, cands, config.filter_candidates ? &domain : &cands);
+    verifier.emplace(embedder, cands, config.filter_candidates ? &domain : &cands, &heap);
     for (const auto& b : batches) phase(st, Phase::kVerify, [&] { verify(b); });
   }
   st.opaque_candidates = opaque.size();

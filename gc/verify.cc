@@ -343,8 +343,10 @@ std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const Cand
   return out;
 }
 
-Verifier::Verifier(Embedder& e, const CandidateSet& cands, const CandidateSet* domain)
-    : embedder_(e), cands_(cands), domain_(domain), local_(cands.size(), CandidateSet::npos) {}
+Verifier::Verifier(Embedder& e, const CandidateSet& cands, const CandidateSet* domain,
+                   const Heap* heap)
+    : embedder_(e), cands_(cands), domain_(domain), heap_(heap),
+      local_(cands.size(), CandidateSet::npos) {}
 
 std::size_t Verifier::member_of(const void* obj) const {
   std::size_t j = cands_.index_of(obj);
@@ -368,14 +370,15 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
   if (domain_ != nullptr && !expand_from.empty()) {
     std::vector<void*> stack;
     for (void* o : expand_from) {
-      if (embedder_.collectable(o)) stack.push_back(o);
+      if ((heap_ == nullptr || heap_->is_object(o)) && embedder_.collectable(o)) stack.push_back(o);
     }
     while (!stack.empty()) {
       void* o = stack.back();
       stack.pop_back();
       trace(embedder_, o, /*concurrent=*/false, [&](void* child) {
         if (member_of(child) != CandidateSet::npos || cands_.index_of(child) != CandidateSet::npos ||
-            domain_->index_of(child) == CandidateSet::npos || !embedder_.collectable(child) ||
+            domain_->index_of(child) == CandidateSet::npos ||
+            (heap_ != nullptr && !heap_->is_object(child)) || !embedder_.collectable(child) ||
             !taken_.insert(child).second) {
           return;
         }
@@ -387,7 +390,10 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
   }
   Deletion d = trial_deletion(
       embedder_, objects,
-      [&](void* obj) { return embedder_.collectable(obj) ? embedder_.refcount(obj) : kExcluded; },
+      [&](void* obj) {
+        if (heap_ != nullptr && !heap_->is_object(obj)) return kExcluded;  // freed since the scan
+        return embedder_.collectable(obj) ? embedder_.refcount(obj) : kExcluded;
+      },
       [&](const void* obj) { return member_of(obj); });
   VerifyResult out;
   out.expanded = objects.size() - m;

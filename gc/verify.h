@@ -91,7 +91,13 @@ class Verifier {
  public:
   /// `domain` (may be null) is the candidate set before filtering: what
   /// a batch may be closed over (see find_garbage's expand_from).
-  Verifier(Embedder& embedder, const CandidateSet& cands, const CandidateSet* domain = nullptr);
+  ///
+  /// `heap` (may be null) is asked, in the pause, whether each member is
+  /// still an object: the candidate set is a snapshot from the concurrent
+  /// phases, and a candidate freed since may hold anything by now.  A
+  /// member that is not is left out (EXCLUDED, never traced).
+  Verifier(Embedder& embedder, const CandidateSet& cands, const CandidateSet* domain = nullptr,
+           const Heap* heap = nullptr);
 
   /// Runs stock CPython's cycle detection restricted to the candidates
   /// `members` (indices into the candidate set), with the world stopped:
@@ -122,6 +128,7 @@ class Verifier {
   Embedder& embedder_;
   const CandidateSet& cands_;
   const CandidateSet* domain_;
+  const Heap* heap_;
   std::vector<std::size_t> local_;  // candidate index -> member index, or npos
   std::unordered_map<const void*, std::size_t> extra_;  // non-candidate member -> index
   std::unordered_set<const void*> taken_;  // added by expansion in any batch so far
