@@ -1,0 +1,240 @@
+"""Issue 4: the concurrent collector against stock and the stw mode, in one run.
+
+Three configurations, each in its own worker process, in alternating order:
+  stock       the stock interpreter (its stop-the-world collector)
+  stw         the tricolor interpreter with -X gc=stw (stock's algorithm: the
+              in-run control)
+  concurrent  the tricolor interpreter with -X gc=concurrent (the default)
+
+Parts (--parts, default all):
+  pause       N live objects (N empty lists held in one list, as in issue 2's
+              baseline), automatic GC off; --collects gc.collect() calls.  Per
+              collect: the longest stop-the-world pause and the time-to-
+              safepoint (gc.get_pause_stats(); for stock, which has no pause
+              statistics, the collect's wall time, all of it a pause), the
+              phase names of the pauses, and the worst stall of an unrelated
+              Python thread that spins on perf_counter() (the longest gap
+              between two of its iterations that overlaps the collect).
+  throughput  a cycle-free, allocation-heavy workload (dicts, lists, tuples
+              and instances made and dropped) over a live heap of 1 M objects,
+              automatic GC on; wall time, single-threaded and with the same
+              work split over 2 threads.  --repeat runs per configuration.
+  rss         a cycle-heavy workload (rings of instances dropped), automatic
+              GC on; peak RSS (ru_maxrss) at the end.
+
+    python3 bench/gc_modes.py --stock PY --tricolor PY [--out DIR]
+        [--sizes 200000,2000000,8000000] [--collects 5] [--repeat 5]
+        [--parts pause,throughput,rss]
+
+Writes gc_modes.json, gc_modes.md and gc_modes.png (pause vs heap) to --out.
+"""
+import gc
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+CONFIGS = ("stock", "stw", "concurrent")
+
+
+def pause_worker(n, collects):
+    gc.disable()
+    live = [[] for _ in range(n)]
+    state = {"collecting": False, "stop": False, "worst": 0.0}
+
+    def ticker():
+        last = time.perf_counter()
+        while not state["stop"]:
+            t = time.perf_counter()
+            if state["collecting"] and t - last > state["worst"]:
+                state["worst"] = t - last
+            last = t
+
+    th = threading.Thread(target=ticker)
+    th.start()
+    time.sleep(0.05)
+    stats = getattr(gc, "get_pause_stats", None)
+    runs = []
+    for _ in range(collects):
+        if stats:
+            gc.reset_pause_stats()
+        state["worst"] = 0.0
+        state["collecting"] = True
+        t0 = time.perf_counter()
+        gc.collect()
+        wall = time.perf_counter() - t0
+        time.sleep(0.002)  # a stall that ends just after the collect still counts
+        state["collecting"] = False
+        run = {"collect_ms": wall * 1e3, "stall_ms": state["worst"] * 1e3}
+        if stats:
+            p = stats()["pauses"]
+            run.update(max_pause_ms=max((x["pause_ns"] for x in p), default=0) / 1e6,
+                       max_wait_ms=max((x["wait_ns"] for x in p), default=0) / 1e6,
+                       pauses=len(p), reasons=sorted({x["reason"] for x in p}))
+        else:
+            run.update(max_pause_ms=wall * 1e3, max_wait_ms=float("nan"), pauses=1, reasons=[])
+        runs.append(run)
+        time.sleep(0.02)
+    state["stop"] = True
+    th.join()
+    print(json.dumps({"n": n, "live": len(live), "runs": runs}))
+
+
+class Node:
+    def __init__(self, i):
+        self.i = i
+        self.next = None
+
+
+def churn(iters):
+    for i in range(iters):
+        d = {"a": [i, i + 1], "b": (i, str(i))}
+        n = Node(i)
+        n.next = [d, (d,)]
+
+
+def throughput_worker(threads, iters):
+    live = [[] for _ in range(1_000_000)]
+    t0 = time.perf_counter()
+    if threads == 1:
+        churn(iters)
+    else:
+        ts = [threading.Thread(target=churn, args=(iters // threads,)) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    print(json.dumps({"s": time.perf_counter() - t0, "live": len(live)}))
+
+
+def rss_worker(rings):
+    import resource
+    live = [[] for _ in range(500_000)]
+    for r in range(rings):
+        a, b, c = Node(r), Node(r), Node(r)
+        a.next, b.next, c.next = b, c, [a, {"x": a}]
+    print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "live": len(live)}))
+
+
+def argv(args, config):
+    if config == "stock":
+        return [args.stock]
+    return [args.tricolor, "-X", f"gc={config}"]
+
+
+def order(k):
+    return CONFIGS if k % 2 == 0 else CONFIGS[::-1]
+
+
+def plot(rows, path):
+    import report
+    plt = report.pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    style = {"stock": ("o", "tab:blue"), "stw": ("^", "tab:green"), "concurrent": ("s", "tab:orange")}
+    for name in CONFIGS:
+        pts = [r for r in rows if r["config"] == name]
+        marker, color = style[name]
+        n = [r["n"] for r in pts]
+        ax.plot(n, [r["max_pause_ms"] for r in pts], marker=marker, color=color,
+                label=f"{name}: max STW pause")
+        ax.plot(n, [r["max_stall_ms"] for r in pts], marker=marker, color=color, ls=":",
+                label=f"{name}: worst stall of another thread")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    report.save_plot(fig, ax, path, "Stop-the-world pause per collection vs live heap",
+                     "ms (log)", "live tracked objects")
+
+
+def main():
+    import report
+    p = report.parser(__doc__)
+    p.add_argument("--sizes", default="200000,2000000,8000000")
+    p.add_argument("--collects", type=int, default=5)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--iters", type=int, default=3_000_000)
+    p.add_argument("--rings", type=int, default=1_000_000)
+    p.add_argument("--parts", default="pause,throughput,rss")
+    args = p.parse_args()
+    parts = set(args.parts.split(","))
+    ctx = report.context(args)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    data, sections = {}, []
+    if "pause" in parts:
+        rows = []
+        for i, n in enumerate(int(s) for s in args.sizes.split(",")):
+            for config in order(i):
+                res = report.run_json([*argv(args, config), __file__, "--pause-worker", n,
+                                       args.collects])
+                rs = res["runs"]
+                rows.append({"config": config, "n": n,
+                             "max_pause_ms": max(r["max_pause_ms"] for r in rs),
+                             "median_pause_ms": report.median([r["max_pause_ms"] for r in rs]),
+                             "max_wait_ms": max(r["max_wait_ms"] for r in rs),
+                             "max_stall_ms": max(r["stall_ms"] for r in rs),
+                             "median_collect_ms": report.median([r["collect_ms"] for r in rs]),
+                             "reasons": sorted({x for r in rs for x in r["reasons"]}),
+                             "runs": rs})
+        rows.sort(key=lambda r: (r["n"], CONFIGS.index(r["config"])))
+        data["pause"] = rows
+        plot(rows, f"{args.out}/gc_modes.png")
+        sections.append("## Pause vs live heap\n\n" + report.md_table(
+            ["live objects", "config", "max STW pause ms", "median of per-collect max ms",
+             "max wait ms", "worst stall ms", "collect ms median", "pauses named"],
+            [[r["n"], r["config"], r["max_pause_ms"], r["median_pause_ms"], r["max_wait_ms"],
+              r["max_stall_ms"], r["median_collect_ms"], ", ".join(r["reasons"]) or "-"]
+             for r in rows]) +
+            f"\n\n{args.collects} gc.collect() per process; stock has no pause statistics, so its "
+            "pause is the collect's wall time.  The stall is the longest gap of a Python thread "
+            "spinning on perf_counter() that overlaps a collect (it includes time-to-safepoint "
+            "and scheduling on this machine).\n")
+    if "throughput" in parts:
+        rows = []
+        for threads in (1, 2):
+            times = {c: [] for c in CONFIGS}
+            for k in range(args.repeat):
+                for config in order(k):
+                    res = report.run_json([*argv(args, config), __file__, "--throughput-worker",
+                                           threads, args.iters])
+                    times[config].append(res["s"])
+            med = {c: report.median(times[c]) for c in CONFIGS}
+            rows.append({"threads": threads, "median_s": med, "runs_s": times,
+                         "concurrent_over_stock": med["concurrent"] / med["stock"],
+                         "stw_over_stock": med["stw"] / med["stock"]})
+        data["throughput"] = rows
+        sections.append("## Throughput (cycle-free, allocation-heavy)\n\n" + report.md_table(
+            ["threads", "stock s", "stw s", "concurrent s", "concurrent / stock", "stw / stock"],
+            [[r["threads"], r["median_s"]["stock"], r["median_s"]["stw"],
+              r["median_s"]["concurrent"], r["concurrent_over_stock"], r["stw_over_stock"]]
+             for r in rows]) +
+            f"\n\nMedians of {args.repeat} runs per configuration, alternating order; "
+            f"{args.iters} iterations of churn() over a live heap of 1 M lists.\n")
+    if "rss" in parts:
+        rss = {c: [] for c in CONFIGS}
+        for k in range(args.repeat):
+            for config in order(k):
+                res = report.run_json([*argv(args, config), __file__, "--rss-worker", args.rings])
+                rss[config].append(res["maxrss_kb"])
+        med = {c: report.median(rss[c]) for c in CONFIGS}
+        data["rss"] = {"median_kb": med, "runs_kb": rss,
+                       "concurrent_over_stock": med["concurrent"] / med["stock"]}
+        sections.append("## Peak RSS (cycle-heavy)\n\n" + report.md_table(
+            ["stock MiB", "stw MiB", "concurrent MiB", "concurrent / stock"],
+            [[med["stock"] / 1024, med["stw"] / 1024, med["concurrent"] / 1024,
+              med["concurrent"] / med["stock"]]]) +
+            f"\n\nMedian ru_maxrss of {args.repeat} runs; {args.rings} garbage rings of 3 "
+            "instances (with a list and a dict) over a live heap of 0.5 M lists.\n")
+    report.write(args.out, "gc_modes", "The concurrent collector vs stock and stw (issue 4)",
+                 ctx, data, "\n".join(sections))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--pause-worker":
+        pause_worker(int(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--throughput-worker":
+        throughput_worker(int(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--rss-worker":
+        rss_worker(int(sys.argv[2]))
+    else:
+        main()
