@@ -23,34 +23,12 @@
 #define CHUNK 4096
 #define MAX_CHUNKS 1024
 
-typedef struct segment {
-    tc_bitmap starts, marks;
-} segment;
+typedef tc_segment_map_segment segment;
+_Static_assert(sizeof(((tc_segment_map *)0)->chunks) / sizeof(segment **) == MAX_CHUNKS,
+               "chunks[] in the header and MAX_CHUNKS disagree");
 
-struct tc_segment_map {
-    unsigned shift, l2_bits;
-    size_t l1_size, words;
-    segment ***l1;                 /* l1[hi] -> l2 array of segment* */
-    segment **chunks[MAX_CHUNKS];  /* segments in order of addition */
-    size_t count;
-    bool black;
-    pthread_mutex_t lock;
-};
-
-static segment *
-lookup(const tc_segment_map *m, const void *p)
-{
-    uintptr_t n = (uintptr_t)p >> m->shift;
-    size_t hi = n >> m->l2_bits;
-    if (hi >= m->l1_size) {
-        return NULL;
-    }
-    segment **l2 = __atomic_load_n(&m->l1[hi], __ATOMIC_ACQUIRE);
-    if (l2 == NULL) {
-        return NULL;
-    }
-    return __atomic_load_n(&l2[n & (((size_t)1 << m->l2_bits) - 1)], __ATOMIC_ACQUIRE);
-}
+#define lookup tc_segment_map_lookup
+#define LOCK(m) ((pthread_mutex_t *)(m)->lock)
 
 tc_segment_map *
 tc_segment_map_new(unsigned shift)
@@ -72,7 +50,13 @@ tc_segment_map_new(unsigned shift)
         free(m);
         return NULL;
     }
-    pthread_mutex_init(&m->lock, NULL);
+    m->lock = malloc(sizeof(pthread_mutex_t));
+    if (m->lock == NULL) {
+        free(m->l1);
+        free(m);
+        return NULL;
+    }
+    pthread_mutex_init(LOCK(m), NULL);
     return m;
 }
 
@@ -94,7 +78,8 @@ tc_segment_map_free(tc_segment_map *m)
         free(m->l1[i]);
     }
     free(m->l1);
-    pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(LOCK(m));
+    free(m->lock);
     free(m);
 }
 
@@ -110,7 +95,7 @@ tc_segment_map_add(tc_segment_map *m, const void *p)
         return 0;  /* the common case, without the lock */
     }
     int rc = 0;
-    pthread_mutex_lock(&m->lock);
+    pthread_mutex_lock(LOCK(m));
     if (lookup(m, p) != NULL) {
         goto done;
     }
@@ -147,7 +132,7 @@ tc_segment_map_add(tc_segment_map *m, const void *p)
     __atomic_store_n(&m->chunks[k / CHUNK][k % CHUNK], s, __ATOMIC_RELEASE);
     __atomic_store_n(&m->count, k + 1, __ATOMIC_RELEASE);
 done:
-    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(LOCK(m));
     return rc;
 }
 
@@ -175,28 +160,6 @@ tc_segment_map_at(const tc_segment_map *m, size_t i, tc_bitmap *starts, tc_bitma
     segment *s = __atomic_load_n(&m->chunks[i / CHUNK][i % CHUNK], __ATOMIC_ACQUIRE);
     *starts = s->starts;
     *marks = s->marks;
-}
-
-void
-tc_segment_map_on_alloc(tc_segment_map *m, const void *p)
-{
-    segment *s = lookup(m, p);
-    if (s == NULL) {
-        return;
-    }
-    tc_bitmap_set(&s->starts, p, __ATOMIC_RELEASE);
-    if (__atomic_load_n(&m->black, __ATOMIC_ACQUIRE)) {
-        tc_bitmap_set(&s->marks, p, __ATOMIC_RELAXED);
-    }
-}
-
-void
-tc_segment_map_on_free(tc_segment_map *m, const void *p)
-{
-    segment *s = lookup(m, p);
-    if (s != NULL) {
-        tc_bitmap_clear(&s->starts, p, __ATOMIC_RELEASE);
-    }
 }
 
 void

@@ -56,6 +56,7 @@
 // background thread's state (trigger, stop, bg_alive) is guarded by bg_mu.
 #include "tricolor/collector.h"
 
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_scheduler_observer.h>
 
@@ -119,6 +120,12 @@ struct Collector::Impl {
       : config(c), heap(s), embedder(e), world(w),
         arena(c.mark_workers > 0 ? c.mark_workers : tbb::task_arena::automatic),
         pacer(c.growth_ratio, c.min_trigger_bytes) {
+    // An explicit worker count also caps TBB's thread pool, which would
+    // otherwise start a worker per core whatever the arena's size.
+    if (c.mark_workers > 0) {
+      limit.emplace(tbb::global_control::max_allowed_parallelism,
+                    static_cast<std::size_t>(c.mark_workers));
+    }
     arena.initialize();
     observer.emplace(arena, embedder);
   }
@@ -152,6 +159,7 @@ struct Collector::Impl {
   }
 
   const CollectorConfig config;
+  std::optional<tbb::global_control> limit;
   Heap& heap;
   Embedder& embedder;
   World* world;

@@ -42,6 +42,9 @@ struct CollectorConfig {
   /// The mode of automatic collections and of collect() without a mode.
   Mode mode = Mode::kConcurrent;
   /// Marker threads (TBB task_arena concurrency); 0 = hardware threads.
+  /// A positive value also caps TBB's worker pool process-wide (a
+  /// tbb::global_control held by the Collector), so that no idle worker
+  /// threads are started beyond it.
   int mark_workers = 0;
   /// Pacing: collect when the bytes allocated since the last collection
   /// exceed growth_ratio * (bytes live after it), and at least min_trigger.

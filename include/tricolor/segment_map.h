@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tricolor/bitmap.h"
 #include "tricolor/tricolor.h"
@@ -35,8 +36,39 @@
 extern "C" {
 #endif
 
-/** The map (opaque). */
+/** The map.  Its fields are private to allocator/segment_map.c; they are in
+ *  the header only so that the allocation and free hooks below can be
+ *  inlined into a runtime's allocator (they run on every allocation). */
 typedef struct tc_segment_map tc_segment_map;
+/** One segment's bitmaps (private). */
+typedef struct tc_segment_map_segment {
+    tc_bitmap starts, marks;
+} tc_segment_map_segment;
+struct tc_segment_map {
+    unsigned shift, l2_bits;
+    size_t l1_size, words;
+    tc_segment_map_segment ***l1;    /* l1[hi] -> l2 array of segment* */
+    tc_segment_map_segment **chunks[1024];  /* segments in order of addition */
+    size_t count;
+    bool black;
+    void *lock;                      /* a pthread mutex */
+};
+
+/** The segment that contains p, or NULL (lock-free). */
+static inline tc_segment_map_segment *
+tc_segment_map_lookup(const tc_segment_map *m, const void *p)
+{
+    uintptr_t n = (uintptr_t)p >> m->shift;
+    size_t hi = n >> m->l2_bits;
+    if (hi >= m->l1_size) {
+        return NULL;
+    }
+    tc_segment_map_segment **l2 = __atomic_load_n(&m->l1[hi], __ATOMIC_ACQUIRE);
+    if (l2 == NULL) {
+        return NULL;
+    }
+    return __atomic_load_n(&l2[n & (((size_t)1 << m->l2_bits) - 1)], __ATOMIC_ACQUIRE);
+}
 
 /** A map for segments of 2^segment_shift bytes (16 <= shift <= 32; 25 for
  *  mimalloc's 32 MiB). NULL if the shift is out of range or memory is out. */
@@ -58,11 +90,34 @@ size_t tc_segment_map_count(const tc_segment_map *map);
 void tc_segment_map_at(const tc_segment_map *map, size_t i, tc_bitmap *starts, tc_bitmap *marks);
 
 /** An object now starts at p: sets its starts bit, and its marks bit while
- *  black allocation is on.  Nothing if p's segment was never added. */
-void tc_segment_map_on_alloc(tc_segment_map *map, const void *p);
+ *  black allocation is on.  Adds p's segment first if needed; -1 (and no
+ *  bit) only if that fails (see tc_segment_map_add). */
+static inline int
+tc_segment_map_on_alloc(tc_segment_map *map, const void *p)
+{
+    tc_segment_map_segment *s = tc_segment_map_lookup(map, p);
+    if (s == NULL) {
+        if (tc_segment_map_add(map, p) < 0) {
+            return -1;
+        }
+        s = tc_segment_map_lookup(map, p);
+    }
+    tc_bitmap_set(&s->starts, p, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&map->black, __ATOMIC_ACQUIRE)) {
+        tc_bitmap_set(&s->marks, p, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
 /** The object at p is freed: clears its starts bit (nothing if p's segment
  *  was never added: an object allocated before the map existed). */
-void tc_segment_map_on_free(tc_segment_map *map, const void *p);
+static inline void
+tc_segment_map_on_free(tc_segment_map *map, const void *p)
+{
+    tc_segment_map_segment *s = tc_segment_map_lookup(map, p);
+    if (s != NULL) {
+        tc_bitmap_clear(&s->starts, p, __ATOMIC_RELEASE);
+    }
+}
 /** Clears both bitmaps of the segment that contains p (the allocator
  *  releases the segment). */
 void tc_segment_map_reset_segment(tc_segment_map *map, const void *p);

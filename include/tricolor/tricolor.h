@@ -96,7 +96,7 @@ enum { TC_MODE_CONCURRENT = 0, TC_MODE_FULL_STW = 1 };
  *  defaults. */
 typedef struct tc_config {
     int mode;                  /**< TC_MODE_* of automatic collections */
-    int mark_workers;          /**< 0 = hardware threads */
+    int mark_workers;          /**< 0 = hardware threads; > 0 also caps TBB's pool */
     double growth_ratio;       /**< pacing: trigger = growth_ratio * live */
     size_t min_trigger_bytes;  /**< pacing: the smallest trigger */
     bool background;           /**< automatic collections on their own thread */
