@@ -10,6 +10,10 @@
 # key hashes the tarball, the configure flags, the build recipe version and
 # (tricolor) every file under runtime-patch/.  An unchanged tree reuses the build.  The results
 # are linked as build/bin/python3.13t-stock and build/bin/python3.13t-tricolor.
+#
+# --only tricolor-debug builds the tricolor interpreter --with-pydebug (its
+# collector then validates every verification, see Python/gc_tricolor.c) as
+# build/bin/python3.13td-tricolor; it is not built by default.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -18,7 +22,7 @@ tarball_arg=() only="" jobs=$(nproc)
 while (($#)); do
     case $1 in
         --tarball) [[ $# -ge 2 ]] || die "--tarball needs a path"; tarball_arg=(--tarball "$2"); shift 2 ;;
-        --only) [[ ${2:-} == stock || ${2:-} == tricolor ]] || die "--only takes stock or tricolor"; only=$2; shift 2 ;;
+        --only) [[ ${2:-} =~ ^(stock|tricolor|tricolor-debug)$ ]] || die "--only takes stock, tricolor or tricolor-debug"; only=$2; shift 2 ;;
         --jobs) jobs=$2; shift 2 ;;
         *) die "unknown argument: $1 (usage: build-cpython.sh [--tarball PATH] [--only stock|tricolor] [--jobs N])" ;;
     esac
@@ -39,10 +43,19 @@ recipe=2
 # Python/gc_tricolor.c in the series, calls it through tricolor/tricolor.h).
 core_inputs=(CMakeLists.txt cmake include allocator/bitmap.c allocator/segment_map.c gc)
 
+flags_of() {  # flags_of VARIANT: configure flags
+    local f=("${configure_flags[@]}")
+    [[ $1 == *-debug ]] && f+=(--with-pydebug)
+    echo "${f[@]}"
+}
+exe_of() {  # exe_of VARIANT: the installed interpreter's name
+    [[ $1 == *-debug ]] && echo python3.13td || echo python3.13t
+}
+
 key_of() {  # key_of VARIANT: the hash of everything the build depends on
     {
-        echo "$CPYTHON_SHA256 $1 ${configure_flags[*]} recipe=$recipe"
-        if [[ $1 == tricolor ]]; then
+        echo "$CPYTHON_SHA256 $1 $(flags_of "$1") recipe=$recipe"
+        if [[ $1 == tricolor* ]]; then
             (cd "$patchdir" && find . -type f ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
             (cd "$TRICOLOR_ROOT" && find "${core_inputs[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
         fi
@@ -65,7 +78,7 @@ build_one() {  # build_one VARIANT DEST: extract, patch, configure, make, instal
     rm -rf "$work"; mkdir -p "$work"
     tar -xf "$tarball" -C "$work"
     local src=$work/Python-$CPYTHON_VERSION extra=()
-    if [[ $variant == tricolor ]]; then
+    if [[ $variant == tricolor* ]]; then
         apply_series "$src"
         # The core, as a static library of position-independent code, with
         # its headers; linked with TBB and the C++ runtime.
@@ -82,12 +95,13 @@ build_one() {  # build_one VARIANT DEST: extract, patch, configure, make, instal
     mkdir -p "$work/build"
     (
         cd "$work/build"
-        "$src/configure" --prefix="$dest" "${configure_flags[@]}" "${extra[@]}" > "$work/configure.log" 2>&1 \
+        # shellcheck disable=SC2046  # flags_of prints words without spaces
+        "$src/configure" --prefix="$dest" $(flags_of "$variant") "${extra[@]}" > "$work/configure.log" 2>&1 \
             || { echo "configure failed, see $work/configure.log"; exit 1; }
         make -j"$jobs" > "$work/make.log" 2>&1 || { echo "make failed, see $work/make.log"; exit 1; }
         make install > "$work/install.log" 2>&1 || { echo "make install failed, see $work/install.log"; exit 1; }
     ) > "$work/status" 2>&1 || return 1
-    "$dest/bin/python3.13t" -c 'import sys; assert not sys._is_gil_enabled()' \
+    "$dest/bin/$(exe_of "$variant")" -c 'import sys; assert not sys._is_gil_enabled()' \
         || { echo "the installed interpreter has the GIL enabled" > "$work/status"; return 1; }
     rm -rf "$work"
     touch "$dest/.complete"
@@ -117,7 +131,7 @@ for v in "${variants[@]}"; do
         continue
     fi
     rm -rf "$dest"
-    log "$v: building CPython $CPYTHON_VERSION (${configure_flags[*]}) into $dest"
+    log "$v: building CPython $CPYTHON_VERSION ($(flags_of "$v")) into $dest"
     build_one "$v" "$dest" & pids+=($!)
     progress "$v" "$dest" "$!" &
 done
@@ -131,8 +145,9 @@ for i in "${!variants[@]}"; do
         failed=1
         continue
     fi
-    ln -sfn "$dest/bin/python3.13t" "$TRICOLOR_ROOT/build/bin/python3.13t-$v"
+    exe=$(exe_of "$v")
+    ln -sfn "$dest/bin/$exe" "$TRICOLOR_ROOT/build/bin/$exe-${v%-debug}"
     ln -sfn "$dest" "$TRICOLOR_ROOT/build/cpython-$v"
-    log "$v: build/bin/python3.13t-$v -> $dest/bin/python3.13t"
+    log "$v: build/bin/$exe-${v%-debug} -> $dest/bin/$exe"
 done
 ((failed == 0)) || die "CPython build failed"

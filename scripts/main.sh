@@ -35,8 +35,9 @@ cmake --build build/release -j"$(nproc)" --target core_pause hiccup >/dev/null
 log "(0) this machine's noise floor: gaps of a thread that never blocks"
 /usr/bin/python3 bench/hiccup.py --binary build/release/bench/hiccup --out papers/results \
     --seconds "$( ((quick)) && echo 5 || echo 20)"
-log "(a) gc.collect() pause vs live-heap size"
-/usr/bin/python3 bench/gc_pause.py "${py[@]}"
+log "(a) the collector: stock vs -X gc=stw vs concurrent (pause and stall vs heap, throughput, RSS)"
+/usr/bin/python3 bench/gc_modes.py "${py[@]}" \
+    $( ((quick)) && echo --collects 3 --repeat 3 || echo --collects 5 --repeat 7)
 log "(b) time-to-safepoint: unrelated-thread stall during long native calls"
 /usr/bin/python3 bench/safepoint.py "${py[@]}" "${repeat[@]}"
 log "(c) overhead with nothing pending"
