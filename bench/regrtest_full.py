@@ -19,6 +19,7 @@ earlier run of the same command on the same interpreter (its first line
 records the interpreter) instead of running the suite again (~20 min each
 here).  Writes regrtest_full.json and regrtest_full.md to --out.
 """
+import os
 import re
 import shlex
 import subprocess
@@ -49,10 +50,10 @@ def parse(text):
 
 
 def run(name, python, log):
-    cmd = [python, *ARGS]
+    cmd = [os.path.abspath(python), *ARGS]
     print(f"[regrtest_full] {name}: {shlex.join(cmd)} > {log}", flush=True)
     with open(log, "w") as f:
-        f.write(f"# {shlex.join(cmd)}\n")
+        f.write(f"# {shlex.join(cmd)}   [resolved: {Path(python).resolve()}]\n")
         f.flush()
         subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=log.parent)
     return log.read_text()
@@ -72,8 +73,7 @@ def main():
         if name in args.reuse_log:
             text = log.read_text()
             first = text.splitlines()[0]
-            resolved = str(Path(python).resolve())
-            if resolved not in first and python not in first:
+            if f"[resolved: {Path(python).resolve()}]" not in first:
                 sys.exit(f"{log} was not produced by {python} ({first})")
         else:
             text = run(name, python, log)

@@ -82,6 +82,13 @@ class CEmbedder final : public tricolor::Embedder {
   void detach_worker() override {
     if (ops_.detach_worker) ops_.detach_worker(ctx_);
   }
+  void refcount_error(void* obj, std::int64_t excess) override {
+    if (ops_.refcount_error) {
+      ops_.refcount_error(ctx_, obj, excess);
+    } else {
+      Embedder::refcount_error(obj, excess);
+    }
+  }
 
  private:
   const tc_embedder_ops ops_;

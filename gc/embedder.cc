@@ -1,7 +1,9 @@
-// gc/embedder.cc -- Embedder's default world control: the collector's own
-// World (tricolor/mutator.h), for runtimes that have no stop-the-world
-// protocol of their own.
+// gc/embedder.cc -- Embedder's defaults: world control by the collector's
+// own World (tricolor/mutator.h), for runtimes that have no stop-the-world
+// protocol of their own, and a refcount error reported on stderr.
 #include "tricolor/embedder.h"
+
+#include <cstdio>
 
 #include "tricolor/mutator.h"
 
@@ -20,6 +22,12 @@ void Embedder::start_world() {
     throw UsageError("Embedder::start_world(): no World was given to the Collector");
   }
   world_->start();
+}
+
+void Embedder::refcount_error(void* obj, std::int64_t excess) {
+  std::fprintf(stderr, "tricolor: object %p has %lld more references from candidates than its "
+               "refcount; the embedder's refcount is wrong (object kept alive)\n",
+               obj, static_cast<long long>(excess));
 }
 
 }  // namespace tricolor

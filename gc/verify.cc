@@ -51,7 +51,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstdio>
 #include <numeric>
 #include <unordered_map>
 #include <unordered_set>
@@ -402,9 +401,7 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
     if (v == kExcluded) {
       out.excluded++;
     } else if (v < 0) {
-      std::fprintf(stderr, "tricolor: object %p has %lld more references from candidates than its "
-                   "refcount; the embedder's refcount is wrong (object kept alive)\n",
-                   objects[k], static_cast<long long>(-v));
+      embedder_.refcount_error(objects[k], -v);
     }
     if (!d.alive[k].load(std::memory_order_relaxed)) out.garbage.push_back(objects[k]);
   }

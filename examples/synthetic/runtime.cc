@@ -221,6 +221,14 @@ bool Runtime::finalize(std::span<void* const> garbage) {
   return true;
 }
 
+void Runtime::refcount_error(void* obj, std::int64_t excess) {
+  if (on_refcount_error) {
+    on_refcount_error(static_cast<Object*>(obj), excess);
+  } else {
+    Embedder::refcount_error(obj, excess);
+  }
+}
+
 void Runtime::clear(std::span<void* const> garbage) {
   for (void* g : garbage) {
     auto* o = static_cast<Object*>(g);

@@ -119,6 +119,9 @@ class Runtime final : public tricolor::Embedder, public tricolor::EventListener 
   std::function<void(std::span<void* const>)> on_finalize;
   /// Test hook: called with each object just before its memory is freed.
   std::function<void(Object*)> on_free;
+  /// Test hook: called for a refcount the verification found too small
+  /// (default: the Embedder's line on stderr).
+  std::function<void(Object*, std::int64_t)> on_refcount_error;
 
   // tricolor::Embedder
   bool trace(void* obj, tricolor::Visitor& v, bool concurrent) override;
@@ -130,6 +133,7 @@ class Runtime final : public tricolor::Embedder, public tricolor::EventListener 
   void release(void* obj) override { decref(static_cast<Object*>(obj)); }
   bool finalize(std::span<void* const> garbage) override;
   void clear(std::span<void* const> garbage) override;
+  void refcount_error(void* obj, std::int64_t excess) override;
 
   // tricolor::EventListener
   void on_collection_start(bool full_stw) override;

@@ -98,6 +98,13 @@ class Embedder {
   /// The marker thread stops working for the collector. Called on it.
   virtual void detach_worker() {}
 
+  /// The verification found `excess` more references to obj from the
+  /// objects it checked than refcount(obj) reports: the runtime's count is
+  /// wrong. obj is kept alive. Called with the world stopped, on the
+  /// collecting thread; the runtime may abort (CPython's debug build does).
+  /// Default: one line on stderr.
+  virtual void refcount_error(void* obj, std::int64_t excess);
+
  private:
   friend class Collector;
   World* world_ = nullptr;  // set by Collector when it owns the World

@@ -87,6 +87,10 @@ typedef struct tc_embedder_ops {
     void (*attach_worker)(void *ctx);
     /** A marker thread stops working for the collector (NULL: nothing). */
     void (*detach_worker)(void *ctx);
+    /** obj has `excess` more references from the verified objects than its
+     *  refcount: the runtime's count is wrong; obj is kept alive. World
+     *  stopped; may abort (NULL: one line on stderr). */
+    void (*refcount_error)(void *ctx, void *obj, int64_t excess);
 } tc_embedder_ops;
 
 /** Collection modes (tricolor::Mode). */

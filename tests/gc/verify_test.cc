@@ -90,6 +90,33 @@ TEST(Verify, FindsACycleButNotACycleHeldFromOutside) {
   EXPECT_EQ(rt.live_objects(), 0u);
 }
 
+TEST(Verify, ReportsARefcountSmallerThanTheReferencesItCounts) {
+  Runtime rt(tricolor_test::synthetic_config());
+  synthetic::Mutator self(rt);
+  std::vector<std::pair<Object*, std::int64_t>> errors;
+  rt.on_refcount_error = [&](Object* o, std::int64_t excess) { errors.emplace_back(o, excess); };
+  Object* a = rt.allocate(1);
+  Object* b = rt.allocate(1);
+  Object* c = rt.allocate(1);
+  rt.store(a, 0, b);
+  rt.store(b, 0, a);
+  rt.store(c, 0, a);  // a: this test, b and c
+  rt.decref(b);       // b: held by a only
+  rt.decref(a);
+  rt.decref(a);  // the runtime's bug: a's count is 1, but b and c both point to it
+  tricolor::CandidateSet cs;
+  cs.build_from_heap(rt.space(), true);
+  auto r = tricolor::find_garbage(rt, cs);
+  EXPECT_EQ(errors, (std::vector<std::pair<Object*, std::int64_t>>{{a, 1}}));
+  EXPECT_TRUE(r.garbage.empty());  // c is held, and through it a and b
+  Runtime::incref(a);  // repair the count so that the teardown frees it once
+  rt.store(c, 0, nullptr);
+  rt.decref(c);
+  rt.collector().collect(tricolor::Mode::kFullStw);
+  EXPECT_EQ(rt.live_objects(), 0u);
+  EXPECT_EQ(errors.size(), 1u);
+}
+
 TEST(Verify, ChainIntoHeldObjectIsAliveAndResurrectionIsSeen) {
   Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
