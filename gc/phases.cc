@@ -73,6 +73,7 @@
 #include "gc/verify.h"
 #include "tricolor/mutator.h"
 #include "tricolor/heap.h"
+#include "tricolor/mutants.h"
 
 namespace tricolor {
 
@@ -201,7 +202,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     phase(st, Phase::kRootScan, [&] {
       VectorVisitor v(roots);
       embedder.for_each_thread_root(v);
-      heap.set_black_allocation(true);
+      if (!TC_MUTANT(NoBlackAllocation)) heap.set_black_allocation(true);
     });
     phase(st, Phase::kConcurrentMark, [&] {
       VectorVisitor v(roots);
@@ -279,7 +280,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     bool may_resurrect = false;
     phase(st, Phase::kFinalize, [&] { may_resurrect = embedder.finalize(g); });
     std::vector<bool> resurrected(g.size(), false);
-    if (may_resurrect) {
+    if (may_resurrect && !TC_MUTANT(NoResurrectionCheck)) {
       phase(st, Phase::kResurrectionCheck, [&] {
         resurrected = arena.execute([&] { return verifier->find_resurrected(g); });
       });

@@ -97,6 +97,7 @@
 #include <unordered_set>
 
 #include "tricolor/mutator.h"
+#include "tricolor/mutants.h"
 
 namespace tricolor {
 
@@ -315,6 +316,10 @@ void World::park() {
   if (r->state != State::kRunning) return;  // polled while INACTIVE: stopped already
   s.set_state(r, State::kParked);
   s.wake_stopper();
+  if (TC_MUTANT(PollWithoutStop)) {  // counted as parked, but runs on
+    r->waiting = true;               // (start() still makes it RUNNING)
+    return;
+  }
   s.wait_for_start(lk, r);  // start() makes it RUNNING
 }
 

@@ -57,6 +57,7 @@
 
 #include "tricolor/embedder.h"
 #include "tricolor/heap.h"
+#include "tricolor/mutants.h"
 
 namespace tricolor {
 
@@ -186,6 +187,7 @@ void CandidateSet::build_from_heap(const Heap& heap, bool all) {
       for (std::size_t w = r.begin(); w != r.end(); w++) {
         std::uint64_t s = __atomic_load_n(&bm.starts.bits[w], __ATOMIC_ACQUIRE);
         std::uint64_t m = all ? 0 : __atomic_load_n(&bm.marks.bits[w], __ATOMIC_RELAXED);
+        if (TC_MUTANT(CandidatesIgnoreLiveBit)) s = ~std::uint64_t{0};
         ar.bits[w] = s & ~m;
       }
     });
@@ -391,6 +393,7 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
       embedder_, objects,
       [&](void* obj) {
         if (heap_ != nullptr && !heap_->is_object(obj)) return kExcluded;  // freed since the scan
+        if (TC_MUTANT(VerifyTrustsMarks)) return embedder_.collectable(obj) ? std::int64_t{0} : kExcluded;
         return embedder_.collectable(obj) ? embedder_.refcount(obj) : kExcluded;
       },
       [&](const void* obj) { return member_of(obj); });
@@ -434,7 +437,11 @@ std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
 std::vector<void*> guess_garbage(Embedder& e, const CandidateSet& cands, std::vector<void*>* opaque) {
   std::span<void* const> objects = cands.objects();
   Deletion d = trial_deletion(
-      e, objects, [&](void* obj) { return e.collectable(obj) ? e.refcount(obj) : kExcluded; },
+      e, objects,
+      [&](void* obj) {
+        if (TC_MUTANT(VerifyTrustsMarks)) return e.collectable(obj) ? std::int64_t{0} : kExcluded;
+        return e.collectable(obj) ? e.refcount(obj) : kExcluded;
+      },
       [&](const void* obj) { return cands.index_of(obj); }, /*concurrent=*/true);
   std::vector<void*> out;
   for (std::size_t k = 0; k < objects.size(); k++) {
