@@ -393,7 +393,6 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
       embedder_, objects,
       [&](void* obj) {
         if (heap_ != nullptr && !heap_->is_object(obj)) return kExcluded;  // freed since the scan
-        if (TC_MUTANT(VerifyTrustsMarks)) return embedder_.collectable(obj) ? std::int64_t{0} : kExcluded;
         return embedder_.collectable(obj) ? embedder_.refcount(obj) : kExcluded;
       },
       [&](const void* obj) { return member_of(obj); });
@@ -406,7 +405,8 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
     } else if (v < 0) {
       embedder_.refcount_error(objects[k], -v);
     }
-    if (!d.alive[k].load(std::memory_order_relaxed)) out.garbage.push_back(objects[k]);
+    const bool trust_marks = TC_MUTANT(VerifyTrustsMarks) && v != kExcluded;  // unmarked = garbage
+    if (trust_marks || !d.alive[k].load(std::memory_order_relaxed)) out.garbage.push_back(objects[k]);
   }
   for (std::size_t idx : members) local_[idx] = CandidateSet::npos;
   extra_.clear();
@@ -438,16 +438,15 @@ std::vector<void*> guess_garbage(Embedder& e, const CandidateSet& cands, std::ve
   std::span<void* const> objects = cands.objects();
   Deletion d = trial_deletion(
       e, objects,
-      [&](void* obj) {
-        if (TC_MUTANT(VerifyTrustsMarks)) return e.collectable(obj) ? std::int64_t{0} : kExcluded;
-        return e.collectable(obj) ? e.refcount(obj) : kExcluded;
-      },
+      [&](void* obj) { return e.collectable(obj) ? e.refcount(obj) : kExcluded; },
       [&](const void* obj) { return cands.index_of(obj); }, /*concurrent=*/true);
   std::vector<void*> out;
   for (std::size_t k = 0; k < objects.size(); k++) {
     bool o = d.opaque[k].load(std::memory_order_relaxed) != 0;
     if (o && opaque) opaque->push_back(objects[k]);
-    if (!d.alive[k].load(std::memory_order_relaxed) || o) out.push_back(objects[k]);
+    if (!d.alive[k].load(std::memory_order_relaxed) || o || TC_MUTANT(VerifyTrustsMarks)) {
+      out.push_back(objects[k]);
+    }
   }
   return out;
 }

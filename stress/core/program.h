@@ -1,0 +1,70 @@
+// stress/core/program.h -- the programs the core stress suite runs: their
+// operations, how rapidcheck generates them, and how they print.
+//
+// A program is a list of operations, each run by one of the mutator threads.
+// Operands name a thread's locals by index modulo their number, so that any
+// sub-list of a program is still a program: that is what lets rapidcheck
+// shrink a failure to the few operations that matter.  A collect carries
+// the operations that run *while it runs*, each after a given phase, on its
+// mutator thread, with the collector thread waiting: a deterministic
+// interleaving of mutators with the concurrent phases.
+#pragma once
+
+#include <rapidcheck.h>
+
+#include <cstdint>
+#include <ostream>
+#include <vector>
+
+#include "tricolor/events.h"
+
+namespace stress {
+
+enum class Kind : std::uint8_t {
+  kCreate,        // locals += new object with `n` slots
+  kRing,          // locals += one member of a new ring of `n` objects (cyclic garbage once dropped)
+  kLink,          // locals[a].slot[s] = locals[b]
+  kUnlink,        // locals[a].slot[s] = null
+  kLoad,          // locals += locals[a].slot[s]
+  kMove,          // kLoad, then kUnlink: hides an object from a marker that has not reached it
+  kDrop,          // drop locals[a]
+  kHandOff,       // move locals[a] to thread `to`
+  kSetGlobal,     // globals[g] = locals[a]
+  kGetGlobal,     // locals += globals[g]
+  kClearGlobal,   // globals[g] = null
+  kFinalizer,     // give locals[a] a finalizer; with `flag` it resurrects the object into globals[g]
+  kWeakref,       // locals += weak reference to locals[a], with a callback if `flag`
+  kWeakGet,       // locals += referent of weak reference locals[a], if any
+  kCreateAcross,  // (during a collect) allocation begun after phase `after`, finished after the filter
+  kCollect,       // a collection, full-STW if `flag`, with the `during` operations
+};
+
+struct Op {
+  Kind kind = Kind::kCreate;
+  int thread = 0;
+  int a = 0, b = 0;   // indices into the thread's locals (modulo their number)
+  int slot = 0;       // modulo the object's slots
+  int n = 1;          // slots (kCreate) or ring length (kRing)
+  int g = 0;          // a global
+  int to = 0;         // a thread (kHandOff)
+  bool flag = false;
+  tricolor::Phase after = tricolor::Phase::kRootScan;  // during a collect: run after this phase
+  std::vector<Op> during;                              // kCollect only
+};
+
+/// Settings shared by the generators and the runner.
+struct Shape {
+  int threads = 3;
+  int globals = 6;
+};
+
+/// One operation; `during` only for a top-level collect.
+rc::Gen<Op> gen_op(const Shape& shape, bool top);
+/// A whole program for the interleaved (deterministic) property.
+rc::Gen<std::vector<Op>> gen_program(const Shape& shape);
+/// One thread's operations for the concurrent property (no collects).
+rc::Gen<std::vector<Op>> gen_thread_ops(const Shape& shape, int thread);
+
+void showValue(const Op& op, std::ostream& os);
+
+}  // namespace stress
