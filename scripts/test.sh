@@ -2,7 +2,8 @@
 # The test command: set up a fresh Debian machine, build both interpreters
 # (cached), build the tests and run them with ctest: CPython's regression
 # tests on both interpreters, the fork's own tests, the collector core's
-# tests -- then the core's tests again under ASan+UBSan and under TSan.
+# tests, the stress suite (time-boxed) -- then the stress suite's mutants,
+# and the core's tests and stress suite again under ASan+UBSan and TSan.
 #
 #   scripts/test.sh [--tarball PATH] [-- CTEST_ARGS...]
 set -euo pipefail
@@ -27,6 +28,11 @@ cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build/cmake -j"$(nproc)"
 log "running ctest"
 ctest --test-dir build/cmake --output-on-failure "${ctest_args[@]}"
+
+# The stress suite's mutants (stress/README.md): the collector built with
+# its known bugs, each of which the suite must catch within its time box.
+log "stress suite: killing the mutants"
+/usr/bin/python3 stress/run mutants --seconds 120 --report build/mutants/report.md
 
 # The core under the sanitizers (time-boxed: 1000 rapidcheck cases, a
 # timeout per test).  TSan cannot see inside the uninstrumented libtbb, so

@@ -12,6 +12,7 @@
 // one depends on the machine's interleaving, so it is not shrunk and a
 // replay runs the same programs only.  Exit status: 0 passed,
 // 1 a property failed, 2 bad usage.
+#include <oneapi/tbb/global_control.h>
 #include <rapidcheck.h>
 
 #include <chrono>
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -98,6 +100,14 @@ int main(int argc, char** argv) {
   }
   if (shape.threads < 1 || shape.threads > 16) usage("--threads takes 1 to 16");
   if (cases < 1) usage("--cases takes a positive number");
+  // TRICOLOR_TBB_THREADS=N caps TBB's threads, as in the core's tests
+  // (tests/support/main.cc): TSan cannot see inside libtbb, so its run
+  // keeps the collector's parallel work on the collecting thread.
+  std::unique_ptr<tbb::global_control> limit;
+  if (const char* n = std::getenv("TRICOLOR_TBB_THREADS"); n && std::atoi(n) > 0) {
+    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                  static_cast<std::size_t>(std::atoi(n)));
+  }
   if (const char* m = std::getenv("TRICOLOR_MUTANT"); m && *m) {
     std::printf("stress_core: mutant %s\n", m);
   }
