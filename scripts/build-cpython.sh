@@ -13,7 +13,10 @@
 #
 # --only tricolor-debug builds the tricolor interpreter --with-pydebug (its
 # collector then validates every verification, see Python/gc_tricolor.c) as
-# build/bin/python3.13td-tricolor; it is not built by default.
+# build/bin/python3.13td-tricolor; --only tricolor-tsan builds it
+# --with-thread-sanitizer, its core with -fsanitize=thread, as
+# build/bin/python3.13t-tricolor-tsan (scripts/test-tsan-fork.sh).  Neither
+# is built by default.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -22,7 +25,7 @@ tarball_arg=() only="" jobs=$(nproc)
 while (($#)); do
     case $1 in
         --tarball) [[ $# -ge 2 ]] || die "--tarball needs a path"; tarball_arg=(--tarball "$2"); shift 2 ;;
-        --only) [[ ${2:-} =~ ^(stock|tricolor|tricolor-debug)$ ]] || die "--only takes stock, tricolor or tricolor-debug"; only=$2; shift 2 ;;
+        --only) [[ ${2:-} =~ ^(stock|tricolor|tricolor-debug|tricolor-tsan)$ ]] || die "--only takes stock, tricolor, tricolor-debug or tricolor-tsan"; only=$2; shift 2 ;;
         --jobs) jobs=$2; shift 2 ;;
         *) die "unknown argument: $1 (usage: build-cpython.sh [--tarball PATH] [--only stock|tricolor] [--jobs N])" ;;
     esac
@@ -46,6 +49,7 @@ core_inputs=(CMakeLists.txt cmake include allocator/bitmap.c allocator/segment_m
 flags_of() {  # flags_of VARIANT: configure flags
     local f=("${configure_flags[@]}")
     [[ $1 == *-debug ]] && f+=(--with-pydebug)
+    [[ $1 == *-tsan ]] && f+=(--with-thread-sanitizer)
     echo "${f[@]}"
 }
 exe_of() {  # exe_of VARIANT: the installed interpreter's name
@@ -83,8 +87,10 @@ build_one() {  # build_one VARIANT DEST: extract, patch, configure, make, instal
         # The core, as a static library of position-independent code, with
         # its headers; linked with TBB and the C++ runtime.
         mkdir -p "$dest/tricolor"
+        local san=()
+        [[ $variant == *-tsan ]] && san=(-DTRICOLOR_SANITIZE=thread)
         (cmake -S "$TRICOLOR_ROOT" -B "$work/core" -DCMAKE_BUILD_TYPE=Release \
-               -DTRICOLOR_RUNTIME_TESTS=OFF > "$work/core.log" 2>&1 &&
+               -DTRICOLOR_RUNTIME_TESTS=OFF "${san[@]}" > "$work/core.log" 2>&1 &&
          cmake --build "$work/core" --target tricolor_embed -j"$jobs" >> "$work/core.log" 2>&1) \
             || { echo "building the core failed, see $work/core.log" > "$work/status"; return 1; }
         cp "$work/core/libtricolor_embed.a" "$dest/tricolor/"
@@ -103,6 +109,11 @@ build_one() {  # build_one VARIANT DEST: extract, patch, configure, make, instal
     ) > "$work/status" 2>&1 || return 1
     "$dest/bin/$(exe_of "$variant")" -c 'import sys; assert not sys._is_gil_enabled()' \
         || { echo "the installed interpreter has the GIL enabled" > "$work/status"; return 1; }
+    # CPython's own list of the races it knows of in the free-threaded
+    # build, for the ThreadSanitizer runs (scripts/test-tsan-fork.sh).
+    if [[ $variant == *-tsan ]]; then
+        cp "$src/Tools/tsan/suppressions_free_threading.txt" "$dest/tsan-suppressions.txt"
+    fi
     rm -rf "$work"
     touch "$dest/.complete"
 }

@@ -96,6 +96,29 @@ class Completeness(unittest.TestCase):
         alive = sorted(k for k, r in refs.items() if r() is not None)
         self.assertEqual(alive, [], "garbage cycles not freed after two collections")
 
+    def test_cycle_through_an_instance_whose_dict_was_read(self):
+        # Found by stress/fork: with the __dict__ materialised over the inline
+        # values, the concurrent trace counted each attribute twice and the
+        # cycle was never verified.
+        for read in (lambda n: n.__dict__, vars, lambda n: n.__dict__.update(b=1)):
+            n = Holder()
+            n.a = n
+            read(n)
+            r = weakref.ref(n)
+            del n
+            gc.collect()
+            gc.collect()
+            self.assertIsNone(r(), "a cycle through an instance with its __dict__ read survived")
+
+    def test_assisting_threads_and_explicit_collections(self):
+        # Found by stress/python (stress/python/repro_assist_deadlock.py): threads
+        # that assist the collector while another thread's gc.collect() stops
+        # the world used to deadlock.
+        p = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "..",
+                                                         "stress", "python", "repro_assist_deadlock.py"),
+                            "--seconds", "15"], capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
     def test_cycles_freed_while_other_threads_mutate(self):
         stop = threading.Event()
         graphs = [[Holder() for _ in range(200)] for _ in range(2)]

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The fork under ThreadSanitizer (issue 5; separate from scripts/test.sh,
+# whose CI time it would exceed): CPython 3.13.5 with the series, built
+# --with-thread-sanitizer, its collector core with -fsanitize=thread
+# (build-cpython.sh --only tricolor-tsan, cached like the others), then
+#   * CPython's test_gc in both collector modes, and
+#   * stress/python/stress_graph.py in both modes and in the safepoint
+#     stress mode,
+# with TSan halting on the first report.  CPython's own suppressions for
+# the free-threaded build (Tools/tsan/suppressions_free_threading.txt, kept
+# next to the build) apply; nothing of tricolor's is suppressed.
+#
+#   scripts/test-tsan-fork.sh [--tarball PATH] [--seconds S]
+# Measured on the 2-core machine: the build takes about 25 min cold.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+
+tarball_arg=() seconds=60
+while (($#)); do
+    case $1 in
+        --tarball) tarball_arg=(--tarball "${2:?--tarball needs a path}"); shift 2 ;;
+        --seconds) seconds=${2:?--seconds needs a number}; shift 2 ;;
+        *) die "unknown argument: $1 (usage: test-tsan-fork.sh [--tarball PATH] [--seconds S])" ;;
+    esac
+done
+
+start=$SECONDS
+"$here/setup.sh" "${tarball_arg[@]}" >/dev/null
+"$here/build-cpython.sh" "${tarball_arg[@]}" --only tricolor-tsan
+py=$TRICOLOR_ROOT/build/bin/python3.13t-tricolor-tsan
+prefix=$(cd "$(dirname "$(readlink -f "$py")")/.." && pwd)
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$prefix/tsan-suppressions.txt"
+
+ignores=()
+while read -r id; do ignores+=(-i "$id"); done < <(grep '^test\.' "$TRICOLOR_ROOT/tests/runtime/concurrent_mode_differences.txt")
+failed=()
+run() {  # run NAME COMMAND...: one step; a failure is remembered, not fatal
+    local name=$1; shift
+    log "tsan: $name"
+    if "$@"; then log "tsan: $name passed"; else log "tsan: $name FAILED"; failed+=("$name"); fi
+}
+run "test_gc, concurrent" "$py" -X gc=concurrent -m test -u-network --timeout 1800 "${ignores[@]}" test_gc
+run "test_gc, stw" "$py" -X gc=stw -m test -u-network --timeout 1800 test_gc
+graph=$TRICOLOR_ROOT/stress/python/stress_graph.py
+run "stress_graph, concurrent" "$py" -X gc=concurrent "$graph" --seconds "$seconds"
+run "stress_graph, stw" "$py" -X gc=stw "$graph" --seconds "$seconds"
+run "stress_graph, stress mode" env PYTHON_SAFEPOINT_STRESS=200 "$py" -X gc=concurrent "$graph" --seconds "$seconds"
+log "tsan: done in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
+((${#failed[@]} == 0)) || die "failed under ThreadSanitizer: ${failed[*]}"
