@@ -4,7 +4,10 @@ and a stop-the-world pause (found by stress_graph.py).
     build/bin/python3.13t-tricolor stress/python/repro_assist_deadlock.py
 
 Exit 0: no deadlock within --seconds; exit 1: no thread made progress for
-10 s (faulthandler prints "Timeout (0:00:10)!" and every thread's stack).  Stock and -X gc=stw never deadlock here.
+10 s (faulthandler prints "Timeout (0:00:10)!" and every thread's stack).
+Stock and -X gc=stw never deadlock here; the fork deadlocked within 1-15 s
+until f2c6f96 (0005: take the collector thread's mutex only while
+detached).
 
 Threads that make cyclic garbage fast make the binding's pacer ask for an
 assist (tc_behind): tc_request_collection() (Python/gc_tricolor.c) takes

@@ -15,7 +15,9 @@ perform random operations while one more thread calls gc.collect() every
     keep list), some holding weakref.ref(another member, callback) --
     created, re-linked (cross edges, back edges cut and restored, shapes
     merged), handed to other threads (queue.SimpleQueue and a shared list),
-    and dropped whole, which makes garbage cycles;
+    and dropped whole, which makes garbage cycles -- some right after they
+    were built root first, so that a collection that began during the build
+    finds part of the cycle allocated before it and part after;
   * on a shared graph: a list of slots that every thread replaces, reads,
     links, clears and rewrites without locks (list, dict and attribute
     operations that free-threaded CPython makes atomic).
@@ -47,11 +49,11 @@ the per-thread random streams replay exactly, the interleaving is the OS's.
 Exit status 0 when clean, 1 on any violation (each printed with VIOLATION:),
 and 1 on a hang: 60 s without progress is a deadlock, reported with every
 thread's stack (by faulthandler, "Timeout (0:01:00)!", when no thread can
-run Python code any more).  With the defaults memory stays bounded (50-100
-MB, whatever the run's length).  --collect-interval -1 leaves collections to
-the interpreter (no gc.collect() until the final checks); memory then grows
-with the run's length, on stock as well: each collection's trigger moves
-further away as the garbage it freed grows.
+run Python code any more).  With the defaults memory stays bounded (under
+200 MB, whatever the run's length).  --collect-interval -1 leaves collections
+to the interpreter (no gc.collect() until the final checks); memory then
+grows with the run's length, on stock as well: each collection's trigger
+moves further away as the garbage it freed grows.
 """
 import argparse
 import faulthandler
@@ -331,7 +333,7 @@ class Flags:
 
     Referenced by the shape's finalizer objects and callbacks, never the
     other way round.  parent: the shape this one was merged into."""
-    __slots__ = ("kind", "dropped", "escaped", "acyclic", "parent")
+    __slots__ = ("kind", "dropped", "escaped", "acyclic", "parent", "how")
 
     def __init__(self, kind):
         self.kind = kind
@@ -339,6 +341,18 @@ class Flags:
         self.escaped = False   # something outside it may reference it
         self.acyclic = False   # its back edge was cut: it may die by refcount
         self.parent = None
+        self.how = ""          # how and when it was dropped (for the reports)
+
+    def drop(self, how):
+        self.how = "%s while collection #%d ran or after it" % (how, GC[0])
+        self.dropped = True
+
+    def describe(self):
+        f = self
+        while f.parent is not None and not f.dropped:
+            f = f.parent
+        return "%s shape%s, %s" % (self.kind, "" if f is self else " merged into a %s" % f.kind,
+                                   f.how)
 
     def is_dropped(self):
         f = self
@@ -390,8 +404,9 @@ def inshape_callback(flags, tag, wr):
             violation("weakref callback tag=%d ran while its %s shape was still held: "
                       "a live object was freed" % (tag, flags.kind))
         elif not flags.may_die_piecemeal():
-            violation("weakref callback tag=%d ran for a weakref that became garbage "
-                      "together with its referent (unescaped %s shape)" % (tag, flags.kind))
+            violation("weakref callback tag=%d (during collection #%d) ran for a weakref that "
+                      "became garbage together with its referent (unescaped %s)"
+                      % (tag, GC[0], flags.describe()))
     except Exception:
         violation("exception in a weakref callback:\n" + traceback.format_exc())
 
@@ -441,11 +456,11 @@ def new_node(st, fin_flags=None, rec=None, fin_p=0.0):
     return (SNode if rng.random() < 0.5 else DNode)(nid, payload)
 
 
-def make_elem(st, rec, children_, mutable):
+def make_elem(st, rec, children_, mutable, tuples=True):
     rng = st.rng
     if not mutable:
         r = rng.random()
-        if r < 0.34:
+        if r < (0.34 if tuples else 0.24):
             nid = st.new_nid()
             h = header(nid, rng.getrandbits(48))
             if r < 0.12:
@@ -461,8 +476,9 @@ def make_elem(st, rec, children_, mutable):
     return x
 
 
-def build_shape(st, kind, n):
-    """A new shape: its root is a mutable node on a cycle."""
+def build_shape(st, kind, n, forward=None):
+    """A new shape: its root is a mutable node on a cycle.  forward: allocate
+    the root first (default: at random)."""
     rng = st.rng
     rec = Shape(kind)
     if kind == "single":
@@ -486,9 +502,30 @@ def build_shape(st, kind, n):
             if not kids[i] and rng.random() < 0.3:
                 back.add(i)
                 need_mut.add(i)
-    elems = [None] * n
-    for i in range(n - 1, -1, -1):
-        elems[i] = make_elem(st, rec, [elems[j] for j in kids[i]], i in need_mut)
+    if forward is None:
+        forward = rng.random() < 0.5
+    if not forward:
+        # Children first (tuples need them): the root is allocated last.
+        elems = [None] * n
+        for i in range(n - 1, -1, -1):
+            elems[i] = make_elem(st, rec, [elems[j] for j in kids[i]], i in need_mut)
+    else:
+        # The root first, edges added afterwards.  While the comprehension
+        # runs, its list is only on the value stack, which the fork's root
+        # scan does not trace: a collection that begins during it finds the
+        # first elements unmarked (candidates), and the rest are allocated
+        # after it began (black).
+        elems = [make_elem(st, rec, [], i in need_mut, tuples=False) for i in range(n)]
+        for i in range(n):
+            x = elems[i]
+            t = type(x)
+            if t is list:
+                x.extend(elems[j] for j in kids[i])
+            elif t is dict:
+                for k, j in enumerate(kids[i]):
+                    x[k] = elems[j]
+            else:
+                x.links.extend(elems[j] for j in kids[i])
     root = elems[0]
     if kind == "ring":
         elems[n - 1].links.append(root)
@@ -504,7 +541,7 @@ def build_shape(st, kind, n):
             elems[i].links.append(root)
         root.links.append(root)
     nodes = [e for e in elems if type(e) in NODE_TYPES]
-    for _ in range(rng.randrange(1 + len(nodes) // 8)):
+    for _ in range(rng.randrange(1 + len(nodes) // 3)):
         holder = rng.choice(nodes)
         target = rng.choice(nodes)
         holder.w = weakref.ref(target, functools.partial(inshape_callback, rec.flags,
@@ -593,7 +630,7 @@ def release(st, rec, what):
     try:
         seen = walk_shape(rec)
     finally:
-        fl.dropped = True
+        fl.drop(what)
     if escaped:
         # Others may still reach it; its cross edges would keep older shapes
         # alive through it, and those older ones in turn: cut them, or what
@@ -696,6 +733,27 @@ def _garbage(st):
 
 def op_garbage(st):
     finish_drop(st, _garbage(st))
+
+
+def _quick_garbage(st):
+    rng = st.rng
+    if rng.random() < 0.7:
+        # Forward edges only, root first: a collection that began during
+        # the build may find the first nodes garbage, the rest are black.
+        rec = build_shape(st, "chain", rng.randrange(5, 60), forward=True)
+    else:
+        rec = random_shape(st, garbage=True)
+    # Not build_shape(...).flags.drop(): the shape would be garbage (and
+    # its finalizers could run) before drop() had marked it dropped.
+    rec.flags.drop("dropped right after its build")
+
+
+def op_quick_garbage(st):
+    """A shape dropped as soon as it is built (no walk, no weakrefs to check
+    it is freed: the end's leak check covers it), so that a collection that
+    began during the build is still running when it becomes garbage, with
+    part of it allocated before the collection began and part after."""
+    _quick_garbage(st)
 
 
 def op_verify(st):
@@ -1010,7 +1068,8 @@ def op_collect(st):
 
 
 OPS = [
-    (op_build, 10), (op_drop, 4), (op_garbage, 4), (op_verify, 7), (op_bulk, 1),
+    (op_build, 10), (op_drop, 4), (op_garbage, 4), (op_quick_garbage, 8), (op_verify, 7),
+    (op_bulk, 1),
     (op_payload, 6), (op_xlink_local, 3), (op_xlink_shared, 4), (op_unlink, 4),
     (op_back_edge, 3), (op_merge, 2), (op_handoff, 3), (op_receive, 5),
     (op_shared_put, 6), (op_shared_clear, 2), (op_shared_link, 6), (op_shared_read, 8),
