@@ -207,8 +207,7 @@ void Runtime::free_object(Object* o) {
   o->id = 0;  // a test that still holds o sees it was freed
   live_.fetch_sub(1, std::memory_order_relaxed);
   freed_.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t bytes = object_bytes(o->nslots);
-  note_bytes(-static_cast<std::ptrdiff_t>(bytes));
+  note_bytes(-static_cast<std::ptrdiff_t>(object_bytes(o->nslots)));
   if (collecting_.load(std::memory_order_acquire)) {
     std::lock_guard lk(deferred_mu_);
     if (collecting_.load(std::memory_order_relaxed)) {
@@ -216,7 +215,14 @@ void Runtime::free_object(Object* o) {
       return;
     }
   }
+  release_block(o);
+}
+
+// Returns a dead object's memory to the Space (checked mode: leaves the
+// registry first, and the memory overwritten and poisoned).
+void Runtime::release_block(Object* o) {
   if (checked_) {
+    const std::size_t bytes = object_bytes(o->nslots);
     Shard& sh = shard(o);
     {
       std::lock_guard lk(sh.mu);
@@ -469,19 +475,7 @@ void Runtime::on_collection_end(const tricolor::CollectionStats&) {
     collecting_.store(false, std::memory_order_relaxed);
     frees.swap(deferred_);
   }
-  for (Object* o : frees) {
-    if (checked_) {
-      const std::size_t bytes = object_bytes(o->nslots);
-      Shard& sh = shard(o);
-      {
-        std::lock_guard lk(sh.mu);
-        sh.blocks.erase(o);
-      }
-      std::memset(static_cast<void*>(o), kPoison, bytes);
-      SYNTHETIC_POISON(o, bytes);
-    }
-    space_->free(o);
-  }
+  for (Object* o : frees) release_block(o);
 }
 
 // ---- checked mode ----

@@ -223,6 +223,7 @@ class Runtime final : public tricolor::Embedder, public tricolor::EventListener 
  private:
   friend class Mutator;
   void free_object(Object* o);
+  void release_block(Object* o);
   void note_bytes(std::ptrdiff_t bytes);
   void init_object(Object* o, std::uint32_t nslots);
   bool run_finalizer(Object* o, std::span<void* const> garbage);
