@@ -371,29 +371,21 @@ class Flags:
         return "%s shape%s, %s" % (self.kind, "" if f is self else " merged into a %s" % f.kind,
                                    f.how)
 
-    def is_dropped(self):
+    def _chain(self):
+        """This shape's flags, then those of the shapes it was merged into."""
         f = self
         while f is not None:
-            if f.dropped:
-                return True
+            yield f
             f = f.parent
-        return False
+
+    def is_dropped(self):
+        return any(f.dropped for f in self._chain())
 
     def is_escaped(self):
-        f = self
-        while f is not None:
-            if f.escaped:
-                return True
-            f = f.parent
-        return False
+        return any(f.escaped for f in self._chain())
 
     def may_die_piecemeal(self):
-        f = self
-        while f is not None:
-            if f.escaped or f.acyclic:
-                return True
-            f = f.parent
-        return False
+        return any(f.escaped or f.acyclic for f in self._chain())
 
 
 class Shape:
