@@ -164,10 +164,28 @@
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
-// mimalloc is not instrumented: tell TSan that free(p) happens before a
-// later allocate() that returns p again, on whatever thread.
-#define TC_TSAN_RELEASE(p) __tsan_release(p)
-#define TC_TSAN_ACQUIRE(p) __tsan_acquire(p)
+// mimalloc is not instrumented, so TSan cannot see that a free happens
+// before a later allocation that reuses the memory.  The reuse need not be
+// at the same address: once a page is empty mimalloc may carve it into
+// blocks of another size, so a new block can cover the tails of several old
+// ones freed by different threads.  mimalloc itself orders frees and reuse
+// per page (the owner collects a page's cross-thread frees with an atomic
+// exchange before reusing it), so we model it per 64 KiB slice, mimalloc
+// 2.x's page granule (MI_SEGMENT_SLICE_SIZE): a free releases every slice
+// its block overlaps, an allocation acquires every slice its block overlaps.
+namespace {
+constexpr std::uintptr_t kTsanSlice = std::uintptr_t{1} << 16;
+template <typename F>
+void tsan_each_slice(const void* p, F f) {
+  const auto start = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t end = start + mi_usable_size(p);
+  for (std::uintptr_t s = start & ~(kTsanSlice - 1); s < end; s += kTsanSlice) {
+    f(reinterpret_cast<void*>(s));
+  }
+}
+}  // namespace
+#define TC_TSAN_RELEASE(p) tsan_each_slice(p, [](void* s) { __tsan_release(s); })
+#define TC_TSAN_ACQUIRE(p) tsan_each_slice(p, [](void* s) { __tsan_acquire(s); })
 #else
 #define TC_TSAN_RELEASE(p) ((void)0)
 #define TC_TSAN_ACQUIRE(p) ((void)0)
