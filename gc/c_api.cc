@@ -209,7 +209,7 @@ int tc_collector_collect(tc_collector* c, int mode, tc_stats* out) {
       *out = tc_stats{st.full_stw,      st.fell_back,         st.marked,          st.candidates,
                       st.verified,      st.opaque_marked,     st.opaque_candidates, st.expanded,
                       st.garbage,       st.resurrected,       st.pause_ns.size(), st.max_pause_ns(),
-                      max_wait};
+                      max_wait,         st.shaded,            st.dependent};
     }
     return 0;
   });
@@ -219,6 +219,10 @@ void tc_collector_note_allocation(tc_collector* c, size_t bytes) {
   guarded(0, [&] { c->collector->note_allocation(bytes); return 0; });
 }
 void tc_collector_note_free(tc_collector* c, size_t bytes) { c->collector->note_free(bytes); }
+
+int tc_collector_shade(tc_collector* c, void* obj) {
+  return guarded(-1, [&] { c->collector->shade(obj); return 0; });
+}
 
 const char* tc_last_error(void) { return last_error.c_str(); }
 

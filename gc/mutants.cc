@@ -10,7 +10,9 @@ namespace tricolor::mutant {
 namespace {
 constexpr const char* kNames[] = {"no-black-allocation",       "verify-trusts-marks",
                                   "weakrefs-after-finalizers", "no-resurrection-check",
-                                  "poll-without-stop",         "candidates-ignore-live-bit"};
+                                  "poll-without-stop",         "candidates-ignore-live-bit",
+                                  "no-shade",                  "no-dependents",
+                                  "callback-refs-counted"};
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<int>(Mutant::kCount));
 
 int selected() {

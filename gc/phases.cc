@@ -26,7 +26,10 @@
 //      repeat over the shrinking guess until it settles.  C is then split into batches of whole connected components (a concurrent
 //      union-find), at most CollectorConfig::verify_batch objects each.
 //   4. VERIFY (STW, once per batch).  Verifier::find_garbage(batch):
-//      refcounts, minus references within the batch, propagation.  Each
+//      refcounts, minus references within the batch, propagation; then
+//      Verifier::held_only_by: what only that garbage holds (floating
+//      garbage born black, hanging off it) is garbage too, so that the
+//      embedder judges weak references over the whole set at once.  Each
 //      garbage object is held (Embedder::hold) so that it survives
 //      finalization.  A pause is O(batch + its references), not O(heap) --
 //      nor O(|C|): the lemma holds for any subset, so a batch is as sound
@@ -47,6 +50,12 @@
 //   * marks are only read between steps 1 and 3 of one collection, and are
 //     all clear when step 1 begins (step 8 of the previous one);
 //   * black allocation is on exactly from step 1 to step 3;
+//   * shading (Collector::shade) is on from step 1 to the end of the last
+//     pause of step 4, and a shaded object is never garbage in that
+//     collection: an object a mutator vouched for after the root scan
+//     (e.g. the referent of a new weak reference with a callback, which
+//     is black) is not judged by the verification, which cannot see the
+//     black objects that hold it;
 //   * one collection at a time (collect_mu); a caller attached to the
 //     World waits for it in an inactive region, so it never blocks a stop.
 //
@@ -54,8 +63,13 @@
 // and arena are fixed at construction; collect_mu serialises collections;
 // listeners is guarded by listeners_mu; collections is atomic; the
 // background thread's state (trigger, stop, bg_alive) is guarded by bg_mu.
+// shading is atomic, stored with the world stopped (on) or by the
+// collecting thread (off); shaded is a concurrent vector that mutators push
+// to while shading is on, cleared in the root-scan pause (no mutator is
+// inside shade() then: it has no safepoint) and read in the verify pauses.
 #include "tricolor/collector.h"
 
+#include <oneapi/tbb/concurrent_vector.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_scheduler_observer.h>
@@ -169,6 +183,8 @@ struct Collector::Impl {
   Pacer pacer;
   std::mutex collect_mu;
   std::atomic<std::uint64_t> collections{0};
+  std::atomic<bool> shading{false};
+  tbb::concurrent_vector<void*> shaded;
   std::mutex listeners_mu;
   std::vector<EventListener*> listeners;
   // Background collector thread.
@@ -203,6 +219,8 @@ CollectionStats Collector::Impl::collect(Mode mode) {
       VectorVisitor v(roots);
       embedder.for_each_thread_root(v);
       if (!TC_MUTANT(NoBlackAllocation)) heap.set_black_allocation(true);
+      shaded.clear();
+      shading.store(true, std::memory_order_seq_cst);
     });
     phase(st, Phase::kConcurrentMark, [&] {
       VectorVisitor v(roots);
@@ -251,12 +269,27 @@ CollectionStats Collector::Impl::collect(Mode mode) {
   // builds C inside the pause and verifies it in one go.
   std::optional<Verifier> verifier;
   std::vector<std::vector<void*>> garbage;  // per batch
+  std::unordered_set<const void*> shaded_set;
+  std::size_t shaded_seen = 0;
   auto verify = [&](std::span<const std::size_t> members) {
+    // World stopped: nobody pushes; take what was shaded since the last
+    // pause -- only if this collection turned shading on (a full-STW one
+    // does not; the vector then holds an earlier collection's entries).
+    if (shading.load(std::memory_order_relaxed)) {
+      for (; shaded_seen < shaded.size(); shaded_seen++) shaded_set.insert(shaded[shaded_seen]);
+      verifier->set_shaded(&shaded_set);
+    }
     std::vector<void*> expand;
     for (std::size_t i : members) {
       if (std::binary_search(opaque.begin(), opaque.end(), cands.object(i))) expand.push_back(cands.object(i));
     }
     VerifyResult vr = arena.execute([&] { return verifier->find_garbage(members, expand); });
+    // (Nothing to add in full-STW mode: every live object was a candidate.)
+    std::vector<void*> dependent = st.full_stw || TC_MUTANT(NoDependents)
+                                       ? std::vector<void*>{}
+                                       : verifier->held_only_by(vr.garbage);
+    st.dependent += dependent.size();
+    vr.garbage.insert(vr.garbage.end(), dependent.begin(), dependent.end());
     for (void* g : vr.garbage) embedder.hold(g);
     st.garbage += vr.garbage.size();
     st.expanded += vr.expanded;
@@ -265,13 +298,15 @@ CollectionStats Collector::Impl::collect(Mode mode) {
   if (st.full_stw) {
     phase(st, Phase::kVerify, [&] {
       arena.execute([&] { cands.build_from_heap(heap, /*all=*/true); });
-      verifier.emplace(embedder, cands);
+      verifier.emplace(embedder, cands, nullptr, &heap);
       verify(cands.indices());
     });
   } else {
     verifier.emplace(embedder, cands, config.filter_candidates ? &domain : &cands, &heap);
     for (const auto& b : batches) phase(st, Phase::kVerify, [&] { verify(b); });
   }
+  st.shaded = shading.load(std::memory_order_relaxed) ? shaded.size() : 0;
+  shading.store(false, std::memory_order_relaxed);
   st.opaque_candidates = opaque.size();
   if (st.full_stw) st.candidates = cands.size();
   st.verified = cands.size();
@@ -301,6 +336,11 @@ CollectionStats Collector::Impl::collect(Mode mode) {
   std::lock_guard g(listeners_mu);
   for (EventListener* l : listeners) l->on_collection_end(st);
   return st;
+}
+
+void Collector::shade(void* obj) {
+  if (TC_MUTANT(NoShade)) return;
+  if (obj != nullptr && impl_->shading.load(std::memory_order_acquire)) impl_->shaded.push_back(obj);
 }
 
 void Collector::Impl::background_loop() {

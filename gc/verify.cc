@@ -393,6 +393,7 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
       embedder_, objects,
       [&](void* obj) {
         if (heap_ != nullptr && !heap_->is_object(obj)) return kExcluded;  // freed since the scan
+        if (shaded_ != nullptr && shaded_->contains(obj)) return kExcluded;
         return embedder_.collectable(obj) ? embedder_.refcount(obj) : kExcluded;
       },
       [&](const void* obj) { return member_of(obj); });
@@ -410,6 +411,31 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
   }
   for (std::size_t idx : members) local_[idx] = CandidateSet::npos;
   extra_.clear();
+  return out;
+}
+
+std::vector<void*> Verifier::held_only_by(std::span<void* const> garbage) {
+  std::unordered_set<const void*> dead(garbage.begin(), garbage.end());
+  std::unordered_map<void*, std::intptr_t> seen;  // references from the dead so far
+  std::vector<void*> out, stack(garbage.begin(), garbage.end());
+  while (!stack.empty()) {
+    void* o = stack.back();
+    stack.pop_back();
+    trace(embedder_, o, /*concurrent=*/false, [&](void* child) {
+      // Only the heap's objects: a child may be anything the embedder
+      // references (static objects, another allocator's).
+      if (heap_ == nullptr || dead.contains(child) || !heap_->is_object(child)) return;
+      std::intptr_t& n = seen[child];
+      if (n == 0 && !embedder_.collectable(child)) {
+        n = -1;  // never in: not the collector's
+        return;
+      }
+      if (n < 0 || ++n != embedder_.refcount(child)) return;
+      dead.insert(child);
+      out.push_back(child);
+      stack.push_back(child);
+    });
+  }
   return out;
 }
 

@@ -117,11 +117,29 @@ class Verifier {
   VerifyResult find_garbage(std::span<const std::size_t> members,
                             std::span<void* const> expand_from = {});
 
+  /// With the world stopped, right after find_garbage(): the objects
+  /// outside `garbage` that only `garbage` holds, directly or through one
+  /// another -- those its clearing will free by reference counting (the
+  /// fixpoint: an object is in when its references all come from the
+  /// garbage or from objects already in).  Chiefly floating garbage: black
+  /// objects (born during the collection) hanging off white garbage.  The
+  /// embedder must treat them as garbage of this collection, or weak
+  /// references among them would get callbacks CPython never runs (they
+  /// die with their referents, papers/design.md §7.5).  Sound: the union
+  /// is closed under referrers, and the garbage is unreachable.  Cycles
+  /// among them are not followed (they float to the next collection).
+  std::vector<void*> held_only_by(std::span<void* const> garbage);
+
   /// With the world stopped after finalization: which of `garbage` (each
   /// held once by the collector, see Embedder::hold) is reachable from
   /// outside the garbage -- resurrected by a finalizer, or reached from
   /// something that was.  One flag per object, true = resurrected.
   std::vector<bool> find_resurrected(std::span<void* const> garbage);
+
+  /// Objects that find_garbage() must treat as not collectable (alive, with
+  /// what they reach): those Collector::shade() was told about.  May be
+  /// null; must outlive the calls.
+  void set_shaded(const std::unordered_set<const void*>* shaded) { shaded_ = shaded; }
 
  private:
   std::size_t member_of(const void* obj) const;  // member index, or npos
@@ -131,6 +149,7 @@ class Verifier {
   const Heap* heap_;
   std::vector<std::size_t> local_;  // candidate index -> member index, or npos
   std::unordered_map<const void*, std::size_t> extra_;  // non-candidate member -> index
+  const std::unordered_set<const void*>* shaded_ = nullptr;
   std::unordered_set<const void*> taken_;  // added by expansion in any batch so far
 };
 

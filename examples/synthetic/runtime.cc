@@ -46,6 +46,12 @@ bool try_incref(Object* o) {
 // Set on an object once a weak reference to it was made: only those pay
 // for the weak reference table when they die.
 constexpr std::uint16_t kWeakTarget = 16;
+// Set on a weak reference while pending_callbacks_ holds a reference to it
+// for its callback (from the pause that cleared it to finalize()).  A later
+// batch's verification must not count that reference: the weak reference
+// may be garbage of this same collection, in a batch verified after its
+// referent's, and then its callback must not run.
+constexpr std::uint16_t kQueued = 32;
 constexpr int kShards = 16;
 constexpr unsigned char kPoison = 0xdb;
 
@@ -282,6 +288,10 @@ Object* Runtime::new_weakref(Object* referent, std::uint32_t nslots, bool callba
   if (wr == nullptr) return nullptr;
   wr->flags.store(Object::kWeakref | (callback ? Object::kCallback : 0), std::memory_order_release);
   referent->flags.fetch_or(kWeakTarget, std::memory_order_acq_rel);
+  // wr may be black (allocated during a collection): were the referent
+  // found garbage with it, the collection could not tell wr was garbage too
+  // and would run the callback.  The referent is alive now: say so.
+  if (callback) collector_->shade(referent);
   std::lock_guard lk(weak_mu_);
   referent_of_[wr] = referent;
   weakrefs_of_[referent].push_back(wr);
@@ -345,6 +355,7 @@ bool Runtime::run_callbacks(const std::vector<Object*>& wrs, std::span<void* con
       if (on_callback) on_callback(wr, garbage);
       ran = true;
     }
+    wr->flags.fetch_and(static_cast<std::uint16_t>(~kQueued), std::memory_order_acq_rel);
     decref(wr);
   }
   return ran;
@@ -366,6 +377,7 @@ void Runtime::hold(void* obj) {
   if (TC_MUTANT(WeakrefsAfterFinalizers)) return;  // cleared in finalize(), too late
   void* self[] = {o};
   std::vector<Object*> callbacks = clear_weakrefs(self);
+  for (Object* wr : callbacks) wr->flags.fetch_or(kQueued, std::memory_order_acq_rel);
   std::lock_guard lk(weak_mu_);
   pending_callbacks_.insert(pending_callbacks_.end(), callbacks.begin(), callbacks.end());
 }
@@ -386,7 +398,9 @@ bool Runtime::trace(void* obj, tricolor::Visitor& v, bool concurrent) {
 
 std::intptr_t Runtime::refcount(void* obj) {
   if (checked_ && !check_inspected(obj, "refcount()")) return 1;
-  return static_cast<Object*>(obj)->refcount.load(std::memory_order_acquire);
+  auto* o = static_cast<Object*>(obj);
+  const bool queued = o->has(kQueued) && !TC_MUTANT(CallbackRefsCounted);
+  return o->refcount.load(std::memory_order_acquire) - (queued ? 1 : 0);
 }
 
 bool Runtime::collectable(void* obj) {

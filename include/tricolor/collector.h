@@ -94,6 +94,17 @@ class Collector {
   /// Tells the pacer about `bytes` freed.
   void note_free(std::size_t bytes);
 
+  /// A mutator (attached, or the runtime's equivalent) tells the collection
+  /// in progress, if any, that `obj` is alive now: it will not be in that
+  /// collection's garbage (it floats to the next one if it dies).  Call it
+  /// where the runtime's semantics hang on the collector seeing the object
+  /// alive at this moment -- a new weak reference *with a callback* to
+  /// `obj`: that weak reference is allocated black, so if `obj` were found
+  /// garbage together with it, the collection could not tell it was garbage
+  /// too and would run its callback (papers/design.md §7.5).  Cheap when no
+  /// collection runs (one atomic load); any thread; never blocks.
+  void shade(void* obj);
+
   /// Stops the background thread, waiting for a collection in progress;
   /// afterwards a trigger collects on the allocating thread. Called by the
   /// destructor; an embedder calls it first if the collection's callbacks

@@ -46,7 +46,9 @@ struct CollectionStats {
   std::size_t opaque_candidates = 0;  ///< candidates no concurrent pass could trace
   std::size_t expanded = 0;    ///< objects the pauses added behind opaque candidates
   std::size_t garbage = 0;     ///< handed to the embedder
+  std::size_t dependent = 0;   ///< of those, not candidates: held only by garbage (Verifier::held_only_by)
   std::size_t resurrected = 0; ///< garbage found alive again
+  std::size_t shaded = 0;      ///< Collector::shade() calls during the collection
   int mark_workers = 0;        ///< marker threads used
   /// Per-phase wall time, in ns, indexed by Phase.
   std::array<std::int64_t, static_cast<int>(Phase::kCount)> phase_ns{};

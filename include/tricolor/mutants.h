@@ -21,6 +21,20 @@
 //   candidates-ignore-live-bit  the candidate set is "not marked" instead of
 //                               "live and not marked": free blocks and the
 //                               insides of objects become candidates
+//   no-shade                    Collector::shade() does nothing: the
+//                               referent of a weak reference born during a
+//                               collection may die with it, and the black
+//                               weak reference's callback runs
+//   no-dependents               the verification pause does not add what
+//                               only the garbage holds (held_only_by): black
+//                               objects hanging off the garbage die by
+//                               reference counting when it is cleared, and
+//                               weak references among them get callbacks
+//   callback-refs-counted       the synthetic runtime's verification counts
+//                               the reference it holds for a queued
+//                               callback: a weak reference that is garbage
+//                               in a later batch than its referent looks
+//                               alive, and its callback runs
 #pragma once
 
 namespace tricolor::mutant {
@@ -33,6 +47,9 @@ enum class Mutant {
   kNoResurrectionCheck,
   kPollWithoutStop,
   kCandidatesIgnoreLiveBit,
+  kNoShade,
+  kNoDependents,
+  kCallbackRefsCounted,
   kCount
 };
 

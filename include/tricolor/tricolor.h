@@ -125,6 +125,8 @@ typedef struct tc_stats {
     size_t pauses;        /**< stop-the-world pauses */
     int64_t max_pause_ns; /**< the longest pause, stopped -> restarted */
     int64_t max_wait_ns;  /**< the longest time-to-safepoint */
+    size_t shaded;        /**< tc_collector_shade() calls during it */
+    size_t dependent;     /**< garbage held only by the verified garbage */
 } tc_stats;
 
 /** A mutator protocol (tricolor::World). */
@@ -162,6 +164,12 @@ int tc_collector_collect(tc_collector *collector, int mode, tc_stats *stats);
 void tc_collector_note_allocation(tc_collector *collector, size_t bytes);
 /** Pacing: bytes freed. */
 void tc_collector_note_free(tc_collector *collector, size_t bytes);
+
+/** obj survives the collection in progress, if any (tricolor/collector.h
+ *  Collector::shade: e.g. the referent of a new weak reference with a
+ *  callback).  0, or -1 if memory ran out (the object is then not
+ *  shaded). */
+int tc_collector_shade(tc_collector *collector, void *obj);
 
 /** The message of the calling thread's last error, or "" if none. */
 const char *tc_last_error(void);

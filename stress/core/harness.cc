@@ -55,6 +55,7 @@ synthetic::RuntimeConfig config(const Shape& shape) {
   c.collector.min_trigger_bytes = std::size_t{1} << 40;  // only the program collects
   c.collector.mark_workers = 2;
   c.globals = static_cast<std::size_t>(shape.globals + shape.threads);  // + one mailbox per thread
+  c.collector.verify_batch = shape.verify_batch;
   c.checked = true;
   return c;
 }
@@ -130,6 +131,11 @@ struct MObj {
   bool weakref = false, callback = false;
   std::uint64_t referent = 0;
   int cb_runs = 0;
+  // I4: it was reachable at some moment when its referent was not -- a
+  // stop-the-world collection then would have run its callback.  Without
+  // such a moment it died with (or before) its referent, and CPython never
+  // runs the callback.
+  bool cb_allowed = false;
   bool was_garbage = false;  // handed to finalization once
   long unreachable_since = -1;  // collections started when it became unreachable
 };
@@ -198,6 +204,11 @@ class Interleaved {
   // One operation on thread op.thread (called on that thread).
   void exec(const Op& op, Mutator& m) {
     std::lock_guard lk(mm_);
+    in_op_ = true;
+    struct Done {
+      bool& f;
+      ~Done() { f = false; }
+    } done{in_op_};
     const int t = op.thread;
     auto& L = m.locals;
     auto pick = [&](int i) { return L.empty() ? -1 : static_cast<int>(static_cast<std::size_t>(i) % L.size()); };
@@ -357,6 +368,11 @@ class Interleaved {
 
   // The collector's phase hook: world running, collector waiting.
   void on_phase(Phase p) {
+    {
+      std::lock_guard lk(mm_);
+      if (p == Phase::kFinalize) clearing_ = true;  // until the clear phase of this batch ends
+      if (p == Phase::kClear) clearing_ = false;
+    }
     if (p == Phase::kVerify && !reach_at_verify_) {
       std::lock_guard lk(mm_);
       reach_at_verify_ = reachable();
@@ -368,8 +384,18 @@ class Interleaved {
       if (ran_[i] || d.after != p) continue;
       ran_[i] = true;
       dispatch(d);
+      std::lock_guard lk(mm_);
+      note_callback_moments(reachable());
     }
     checkpoint();
+  }
+
+  void note_callback_moments(const std::unordered_set<std::uint64_t>& reach) {
+    for (auto& [rid, mo] : objs_) {
+      if (mo.callback && !mo.cb_allowed && reach.contains(rid) && !reach.contains(mo.referent)) {
+        mo.cb_allowed = true;
+      }
+    }
   }
 
   std::unordered_set<std::uint64_t> reachable() {
@@ -394,6 +420,7 @@ class Interleaved {
   void checkpoint() {
     std::lock_guard lk(mm_);
     auto reach = reachable();
+    note_callback_moments(reach);
     for (auto& [rid, mo] : objs_) {
       if (reach.contains(rid)) {
         mo.unreachable_since = -1;
@@ -481,6 +508,12 @@ class Interleaved {
     if (++mw.cb_runs > 1) fail("the callback of weak reference " + id(w->id) + " ran twice");
     if (!garbage.empty() && garbage_now_.contains(w->id)) {
       fail("the callback of weak reference " + id(w->id) + ", itself garbage, ran");
+    } else if ((!garbage.empty() || (clearing_ && !in_op_)) && !mw.cb_allowed) {
+      // Run by the collection: in finalize(), or while its clear phase
+      // frees what only the garbage held (reference counting; a callback
+      // a program's own drop causes follows CPython's refcount rules).
+      fail("the callback of weak reference " + id(w->id) + " ran, but it died with its referent " +
+           id(mw.referent) + " (never reachable while the referent was not)");
     }
     if (Object* r = rt_.weak_get(w)) {
       fail("weak reference " + id(w->id) + " still led to " + id(r->id) + " in its callback");
@@ -544,6 +577,8 @@ class Interleaved {
   std::vector<std::uint64_t> globals_;
   std::vector<std::vector<std::pair<Object*, int>>> pending_;  // kCreateAcross, per thread
   std::unordered_set<std::uint64_t> garbage_now_;
+  bool in_op_ = false;     // a program operation runs (its drops may run callbacks)
+  bool clearing_ = false;  // between a batch's finalize and the end of its clear
   std::optional<std::unordered_set<std::uint64_t>> reach_at_verify_;
   const Op* current_ = nullptr;  // the collect in progress
   std::vector<bool> ran_;        // its `during` operations that ran

@@ -36,13 +36,21 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
-void property_interleaved(const stress::Shape& shape) {
+// Small batches split garbage over several verification pauses.
+stress::Shape with_batch(stress::Shape shape) {
+  shape.verify_batch = *rc::gen::element<std::size_t>(2048, 3, 1);
+  return shape;
+}
+
+void property_interleaved(const stress::Shape& base) {
+  const stress::Shape shape = with_batch(base);
   const auto program = *rc::gen::resize(100, stress::gen_program(shape));
   const auto violations = stress::run_interleaved(program, shape);
   if (!violations.empty()) RC_FAIL(join(violations));
 }
 
-void property_concurrent(const stress::Shape& shape) {
+void property_concurrent(const stress::Shape& base) {
+  const stress::Shape shape = with_batch(base);
   std::vector<std::vector<stress::Op>> per_thread;
   for (int t = 0; t < shape.threads; t++) {
     per_thread.push_back(*rc::gen::resize(200, stress::gen_thread_ops(shape, t)));

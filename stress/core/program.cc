@@ -49,12 +49,14 @@ rc::Gen<Op> gen_op(const Shape& shape, bool top) {
                                               {1, Kind::kWeakGet},     {3, Kind::kCollect}});
     } else {
       // While a collection runs: moves that hide objects from the marker,
-      // allocations that straddle the concurrent phases, and the rest.
+      // allocations that straddle the concurrent phases, weak references
+      // born black, and the rest.
       kind = *rc::gen::weightedElement<Kind>({{3, Kind::kMove},        {2, Kind::kCreateAcross},
                                               {2, Kind::kCreate},      {2, Kind::kLink},
                                               {2, Kind::kDrop},        {1, Kind::kLoad},
                                               {1, Kind::kSetGlobal},   {1, Kind::kClearGlobal},
-                                              {1, Kind::kWeakGet},     {1, Kind::kFinalizer}});
+                                              {1, Kind::kWeakGet},     {1, Kind::kFinalizer},
+                                              {2, Kind::kWeakref},     {1, Kind::kGetGlobal}});
     }
     Op op = make(shape, kind, top);
     if (!top) {

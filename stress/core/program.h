@@ -12,6 +12,7 @@
 
 #include <rapidcheck.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <ostream>
 #include <vector>
@@ -56,6 +57,7 @@ struct Op {
 struct Shape {
   int threads = 3;
   int globals = 6;
+  std::size_t verify_batch = 2048;  ///< the collector's CollectorConfig::verify_batch
 };
 
 /// One operation; `during` only for a top-level collect.

@@ -87,23 +87,6 @@ MORE_VIOLATIONS = [0]
 REPLAY = ""
 
 
-# stress/known_bugs.md, bug 1: in the fork's concurrent mode a weak
-# reference allocated while a collection marks (floating garbage) can get
-# its callback although it died with its referent.  Reported on every run
-# as KNOWN BUG and counted, not a failure, in that mode only; the
-# reproducer is a ctest entry expected to fail until it is fixed.  Every
-# other violation fails the run.
-KNOWN_FLOATING_WEAKREF_BUG = (hasattr(gc, "get_tricolor_stats")
-                              and gc.get_tricolor_stats()["mode"] == "concurrent")
-KNOWN = [0]
-
-
-def known_bug(msg):
-    KNOWN[0] += 1
-    if KNOWN[0] <= 3:
-        print("KNOWN BUG (stress/known_bugs.md #1): " + msg, flush=True)
-
-
 def violation(msg):
     if len(VIOLATIONS) < VIOLATIONS_CAP:
         VIOLATIONS.append(msg)
@@ -413,13 +396,9 @@ def inshape_callback(flags, tag, wr):
             violation("weakref callback tag=%d ran while its %s shape was still held: "
                       "a live object was freed" % (tag, flags.kind))
         elif not flags.may_die_piecemeal():
-            msg = ("weakref callback tag=%d (during collection #%d) ran for a weakref that "
-                   "became garbage together with its referent (unescaped %s)"
-                   % (tag, GC[0], flags.describe()))
-            if KNOWN_FLOATING_WEAKREF_BUG:
-                known_bug(msg)
-            else:
-                violation(msg)
+            violation("weakref callback tag=%d (during collection #%d) ran for a weakref that "
+                      "became garbage together with its referent (unescaped %s)"
+                      % (tag, GC[0], flags.describe()))
     except Exception:
         violation("exception in a weakref callback:\n" + traceback.format_exc())
 
@@ -1355,9 +1334,6 @@ def main():
           "%d collections, %d garbage shapes checked, %d finalizer objects, peak rss %.0f MB"
           % (nops, args.threads, t2 - t0, t1 - t0 - args.seconds, t2 - t1, ncoll, checked,
              nfin, peak))
-    if KNOWN[0]:
-        print("KNOWN BUG (stress/known_bugs.md #1) seen %d times: callbacks of weak references "
-              "that died with their referents (not counted as violations)" % KNOWN[0], flush=True)
     if VIOLATIONS:
         n = len(VIOLATIONS) + MORE_VIOLATIONS[0]
         print("FAIL: %d violation(s)%s; replay with:\n  %s" % (
