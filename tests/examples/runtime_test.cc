@@ -120,8 +120,8 @@ TEST(Runtime, AWeakReferenceBornDuringACollectionDiesWithItsReferentWithoutCallb
   };
   tricolor::CollectionStats st = rt.collector().collect(tricolor::Mode::kConcurrent);
   rt.on_phase_end = nullptr;
-  EXPECT_EQ(st.shaded, 1u);
   EXPECT_EQ(callbacks, 0) << "the callback of a weak reference that died with its referent ran";
+  EXPECT_EQ(st.shaded, 1u);
   rt.collector().collect(tricolor::Mode::kConcurrent);
   rt.collector().collect(tricolor::Mode::kConcurrent);
   EXPECT_EQ(callbacks, 0);
@@ -161,8 +161,8 @@ TEST(Runtime, WeakReferencesHangingOffGarbageDieWithoutCallback) {
   };
   tricolor::CollectionStats st = rt.collector().collect(tricolor::Mode::kConcurrent);
   rt.on_phase_end = nullptr;
-  EXPECT_EQ(st.dependent, 2u);
   EXPECT_EQ(callbacks, 0) << "the callback of a weak reference that died with its referent ran";
+  EXPECT_EQ(st.dependent, 2u);
   EXPECT_EQ(rt.live_objects(), 0u);
 }
 
