@@ -415,8 +415,14 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
 }
 
 std::vector<void*> Verifier::held_only_by(std::span<void* const> garbage) {
-  std::unordered_set<const void*> dead(garbage.begin(), garbage.end());
-  std::unordered_map<void*, std::intptr_t> seen;  // references from the dead so far
+  // Candidates are never added: those of this batch are garbage already or
+  // alive (referenced from outside it, so not only by the garbage); one of
+  // a later batch is judged there (it floats if only this garbage held it).
+  // Nor are objects an expansion took (garbage already, or alive).  What is
+  // left to count is usually a handful of objects per batch: the O(1)
+  // candidate lookup keeps this cheap inside the pause.
+  std::unordered_set<const void*> dead;  // added so far
+  std::unordered_map<void*, std::intptr_t> seen;  // references from the garbage so far
   std::vector<void*> out, stack(garbage.begin(), garbage.end());
   while (!stack.empty()) {
     void* o = stack.back();
@@ -424,7 +430,10 @@ std::vector<void*> Verifier::held_only_by(std::span<void* const> garbage) {
     trace(embedder_, o, /*concurrent=*/false, [&](void* child) {
       // Only the heap's objects: a child may be anything the embedder
       // references (static objects, another allocator's).
-      if (heap_ == nullptr || dead.contains(child) || !heap_->is_object(child)) return;
+      if (heap_ == nullptr || cands_.index_of(child) != CandidateSet::npos || taken_.contains(child) ||
+          dead.contains(child) || !heap_->is_object(child)) {
+        return;
+      }
       std::intptr_t& n = seen[child];
       if (n == 0 && !embedder_.collectable(child)) {
         n = -1;  // never in: not the collector's
