@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Pause cost of Verifier::held_only_by (papers/design.md §7.5), side by side.
+
+    bench/held_only_by_cost.py [--build build/mutants] [--runs 4] [--objects 1000000]
+
+Runs bench/core_pause from a -DTRICOLOR_MUTANTS=ON build (stress/run
+mutants makes build/mutants; `cmake --build build/mutants --target
+core_pause`) alternately as is and with TRICOLOR_MUTANT=no-dependents, which
+skips the step, and prints the medians over runs of each run's max pause,
+median pause and verify-phase time per collection (collections after the
+first).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+
+ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+ap.add_argument("--build", default="build/mutants")
+ap.add_argument("--runs", type=int, default=4)
+ap.add_argument("--objects", type=int, default=1000000)
+args = ap.parse_args()
+exe = os.path.join(args.build, "bench", "core_pause")
+res = {"with held_only_by": [], "without (no-dependents)": []}
+for _ in range(args.runs):
+    for name, env in zip(res, ({}, {"TRICOLOR_MUTANT": "no-dependents"})):
+        out = subprocess.run([exe, "--objects", str(args.objects), "--mode", "concurrent",
+                              "--collections", "6"], env={**os.environ, **env},
+                             capture_output=True, text=True, timeout=600, check=True).stdout
+        d = json.loads(out.strip().splitlines()[-1])
+        pauses = [p for c in d["collections"][1:] for p in c["pause_ns"]]
+        verify = [c["phase_ns"]["verify"] for c in d["collections"][1:]]
+        res[name].append((max(pauses) / 1e6, statistics.median(pauses) / 1e6,
+                          statistics.median(verify) / 1e6))
+print("| variant | max pause ms | median pause ms | verify phase ms per collection |")
+print("|---|---|---|---|")
+for name, rows in res.items():
+    med = [statistics.median(r[i] for r in rows) for i in range(3)]
+    print(f"| {name} | {med[0]:.3f} | {med[1]:.3f} | {med[2]:.2f} |")
