@@ -186,18 +186,9 @@ void tsan_each_slice(const void* p, F f) {
 }  // namespace
 #define TC_TSAN_RELEASE(p) tsan_each_slice(p, [](void* s) { __tsan_release(s); })
 #define TC_TSAN_ACQUIRE(p) tsan_each_slice(p, [](void* s) { __tsan_acquire(s); })
-// A thread's segments outlive it: mimalloc abandons them at thread exit and
-// another thread reclaims and reinitialises them (memset, which TSan sees)
-// inside a later allocation.  An exiting thread releases, every allocation
-// acquires first.
-namespace {
-char tsan_thread_exits;
-}  // namespace
-#define TC_TSAN_THREAD_EXIT() __tsan_release(&tsan_thread_exits)
-#define TC_TSAN_BEFORE_ALLOCATE() __tsan_acquire(&tsan_thread_exits)
+// (mimalloc's own memset/memcpy calls are TSan's business: the test
+// binaries ignore the interceptors it calls: tests/support/tsan_defaults.h.)
 #else
-#define TC_TSAN_THREAD_EXIT() ((void)0)
-#define TC_TSAN_BEFORE_ALLOCATE() ((void)0)
 #define TC_TSAN_RELEASE(p) ((void)0)
 #define TC_TSAN_ACQUIRE(p) ((void)0)
 #endif
@@ -280,7 +271,6 @@ struct ThreadHeaps {
   }
 
   ~ThreadHeaps() {
-    TC_TSAN_THREAD_EXIT();
     tl_gone = true;
     tl_last = nullptr;
     reap_dead();
@@ -594,7 +584,6 @@ void* Space::allocate(std::size_t bytes) {
 
   std::size_t index = 0;
   void* p;
-  TC_TSAN_BEFORE_ALLOCATE();
   HeapSet* hs = tl_last;
   if (hs != nullptr && hs->gen == s.gen_) [[likely]] {
     index = hs->cur;

@@ -27,6 +27,7 @@
 
 #include "stress/core/harness.h"
 #include "stress/core/program.h"
+#include "tests/support/tsan_defaults.h"
 
 namespace {
 

@@ -17,6 +17,8 @@
 
 #include <cstdlib>
 #include <new>
+
+#include "tests/support/tsan_defaults.h"
 #include <memory>
 
 int main(int argc, char** argv) {
