@@ -415,12 +415,13 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
 }
 
 std::vector<void*> Verifier::held_only_by(std::span<void* const> garbage) {
-  // Candidates are never added: those of this batch are garbage already or
-  // alive (referenced from outside it, so not only by the garbage); one of
-  // a later batch is judged there (it floats if only this garbage held it).
-  // Nor are objects an expansion took (garbage already, or alive).  What is
-  // left to count is usually a handful of objects per batch: the O(1)
-  // candidate lookup keeps this cheap inside the pause.
+  // Membership of the garbage by binary search over a sorted copy (no
+  // hashing of the whole batch inside the pause).  A candidate that the
+  // verification kept alive may still be in: what kept it alive can be a
+  // reference from an object that only the garbage holds (a marked object
+  // hanging off the garbage that points back to an unmarked one).
+  std::vector<const void*> sorted(garbage.begin(), garbage.end());
+  std::sort(sorted.begin(), sorted.end());
   std::unordered_set<const void*> dead;  // added so far
   std::unordered_map<void*, std::intptr_t> seen;  // references from the garbage so far
   std::vector<void*> out, stack(garbage.begin(), garbage.end());
@@ -430,7 +431,7 @@ std::vector<void*> Verifier::held_only_by(std::span<void* const> garbage) {
     trace(embedder_, o, /*concurrent=*/false, [&](void* child) {
       // Only the heap's objects: a child may be anything the embedder
       // references (static objects, another allocator's).
-      if (heap_ == nullptr || cands_.index_of(child) != CandidateSet::npos || taken_.contains(child) ||
+      if (heap_ == nullptr || std::binary_search(sorted.begin(), sorted.end(), child) ||
           dead.contains(child) || !heap_->is_object(child)) {
         return;
       }
