@@ -415,50 +415,39 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
 }
 
 std::vector<void*> Verifier::held_only_by(std::span<void* const> garbage) {
-  // Two passes, the second rarely.  A candidate can be in only behind a
-  // non-candidate that is in: were all of a candidate's references from
-  // the garbage (or from candidates kept alive only through it), the
-  // verification would have found it garbage.  So the first pass counts
-  // non-candidates only (an O(1) candidate lookup skips the rest of the
-  // batch, no hashing of it inside the pause); if it adds nothing, nothing
-  // is to be added.  Otherwise the second pass counts everything, garbage
-  // membership by binary search over a sorted copy: a candidate the
-  // verification kept alive may be held only by a marked object that only
-  // the garbage holds.
-  std::vector<const void*> sorted;
-  auto pass = [&](bool candidates_too) {
-    std::unordered_set<const void*> dead;  // added so far
-    std::unordered_map<void*, std::intptr_t> seen;  // references from the garbage so far
-    std::vector<void*> out, stack(garbage.begin(), garbage.end());
-    while (!stack.empty()) {
-      void* o = stack.back();
-      stack.pop_back();
-      trace(embedder_, o, /*concurrent=*/false, [&](void* child) {
-        // Only the heap's objects: a child may be anything the embedder
-        // references (static objects, another allocator's).
-        if (heap_ == nullptr || dead.contains(child) || !heap_->is_object(child)) return;
-        if (candidates_too ? std::binary_search(sorted.begin(), sorted.end(), child)
-                           : cands_.index_of(child) != CandidateSet::npos || taken_.contains(child)) {
-          return;
-        }
-        std::intptr_t& n = seen[child];
-        if (n == 0 && !embedder_.collectable(child)) {
-          n = -1;  // never in: not the collector's
-          return;
-        }
-        if (n < 0 || ++n != embedder_.refcount(child)) return;
-        dead.insert(child);
-        out.push_back(child);
-        stack.push_back(child);
-      });
-    }
-    return out;
-  };
-  std::vector<void*> out = pass(false);
-  if (out.empty()) return out;
-  sorted.assign(garbage.begin(), garbage.end());
+  // Every object the garbage references is counted, candidates included: a
+  // candidate the verification kept alive may be held only by a marked
+  // object that only the garbage holds, and a candidate of another batch
+  // only by this garbage.  (Skipping candidates -- tried, to save pause
+  // time -- let the fork's reproducer fail again.)  Garbage membership by
+  // binary search over a sorted copy.
+  std::vector<const void*> sorted(garbage.begin(), garbage.end());
   std::sort(sorted.begin(), sorted.end());
-  return pass(true);
+  std::unordered_set<const void*> dead;  // added so far
+  std::unordered_map<void*, std::intptr_t> seen;  // references from the garbage so far
+  std::vector<void*> out, stack(garbage.begin(), garbage.end());
+  while (!stack.empty()) {
+    void* o = stack.back();
+    stack.pop_back();
+    trace(embedder_, o, /*concurrent=*/false, [&](void* child) {
+      // Only the heap's objects: a child may be anything the embedder
+      // references (static objects, another allocator's).
+      if (heap_ == nullptr || std::binary_search(sorted.begin(), sorted.end(), child) ||
+          dead.contains(child) || !heap_->is_object(child)) {
+        return;
+      }
+      std::intptr_t& n = seen[child];
+      if (n == 0 && !embedder_.collectable(child)) {
+        n = -1;  // never in: not the collector's
+        return;
+      }
+      if (n < 0 || ++n != embedder_.refcount(child)) return;
+      dead.insert(child);
+      out.push_back(child);
+      stack.push_back(child);
+    });
+  }
+  return out;
 }
 
 std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
