@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
 namespace {
@@ -90,6 +91,34 @@ Object* self_cycle(Runtime& rt, std::uint32_t nslots = 1) {
   return o;
 }
 
+// One concurrent collection of `rt` with a one-object cycle x (x.slot0 = x,
+// `nslots` slots) that the marker cannot see: x sits in global 0 until the
+// root scan, then a new mutator takes it out before marking reads the
+// globals -- so x is unmarked (a candidate) -- runs body(x) while black
+// allocation is on, and drops x, which is then garbage.
+tricolor::CollectionStats collect_hiding_a_cycle(Runtime& rt, std::uint32_t nslots,
+                                                 const std::function<void(Object*)>& body) {
+  {
+    synthetic::Mutator self(rt);
+    Object* x = self_cycle(rt, nslots);
+    rt.set_global(0, x);
+    rt.decref(x);
+  }
+  rt.on_phase_end = [&](tricolor::Phase p) {
+    if (p != tricolor::Phase::kRootScan) return;
+    std::thread([&] {
+      synthetic::Mutator m(rt);
+      Object* x = rt.get_global(0);
+      rt.set_global(0, nullptr);
+      body(x);
+      rt.decref(x);
+    }).join();
+  };
+  tricolor::CollectionStats st = rt.collector().collect(tricolor::Mode::kConcurrent);
+  rt.on_phase_end = nullptr;
+  return st;
+}
+
 // CPython never runs the callback of a weak reference that is garbage
 // together with its referent.  Here the weak reference is born after the
 // root scan -- black, so alive for that collection whatever holds it --
@@ -100,26 +129,11 @@ TEST(Runtime, AWeakReferenceBornDuringACollectionDiesWithItsReferentWithoutCallb
   Runtime rt(tricolor_test::synthetic_config());
   int callbacks = 0;
   rt.on_callback = [&](Object*, std::span<void* const>) { callbacks++; };
-  {
-    synthetic::Mutator self(rt);
-    Object* x = self_cycle(rt);
-    rt.set_global(0, x);
-    rt.decref(x);
-  }
-  rt.on_phase_end = [&](tricolor::Phase p) {
-    if (p != tricolor::Phase::kRootScan) return;
-    std::thread([&] {
-      synthetic::Mutator m(rt);
-      Object* x = rt.get_global(0);
-      rt.set_global(0, nullptr);  // before the marker reads the globals
-      Object* wr = rt.new_weakref(x, 1, /*callback=*/true);
-      rt.store(wr, 0, wr);  // only a cycle frees it
-      rt.decref(wr);
-      rt.decref(x);         // both unreachable from here on
-    }).join();
-  };
-  tricolor::CollectionStats st = rt.collector().collect(tricolor::Mode::kConcurrent);
-  rt.on_phase_end = nullptr;
+  tricolor::CollectionStats st = collect_hiding_a_cycle(rt, 1, [&](Object* x) {
+    Object* wr = rt.new_weakref(x, 1, /*callback=*/true);
+    rt.store(wr, 0, wr);  // only a cycle frees it
+    rt.decref(wr);        // both unreachable once x is dropped
+  });
   EXPECT_EQ(callbacks, 0) << "the callback of a weak reference that died with its referent ran";
   EXPECT_EQ(st.shaded, 1u);
   rt.collector().collect(tricolor::Mode::kConcurrent);
@@ -138,29 +152,14 @@ TEST(Runtime, WeakReferencesHangingOffGarbageDieWithoutCallback) {
   Runtime rt(tricolor_test::synthetic_config());
   int callbacks = 0;
   rt.on_callback = [&](Object*, std::span<void* const>) { callbacks++; };
-  {
-    synthetic::Mutator self(rt);
-    Object* x = self_cycle(rt, 3);
-    rt.set_global(0, x);
-    rt.decref(x);
-  }
-  rt.on_phase_end = [&](tricolor::Phase p) {
-    if (p != tricolor::Phase::kRootScan) return;
-    std::thread([&] {
-      synthetic::Mutator m(rt);
-      Object* x = rt.get_global(0);
-      rt.set_global(0, nullptr);  // x: unmarked, and garbage once dropped
-      Object* b = rt.allocate(0);
-      Object* wr = rt.new_weakref(b, 0, /*callback=*/true);
-      rt.store(x, 1, b);   // cleared first: b dies while x still holds wr
-      rt.store(x, 2, wr);
-      rt.decref(b);
-      rt.decref(wr);
-      rt.decref(x);
-    }).join();
-  };
-  tricolor::CollectionStats st = rt.collector().collect(tricolor::Mode::kConcurrent);
-  rt.on_phase_end = nullptr;
+  tricolor::CollectionStats st = collect_hiding_a_cycle(rt, 3, [&](Object* x) {
+    Object* b = rt.allocate(0);
+    Object* wr = rt.new_weakref(b, 0, /*callback=*/true);
+    rt.store(x, 1, b);  // cleared first: b dies while x still holds wr
+    rt.store(x, 2, wr);
+    rt.decref(b);
+    rt.decref(wr);
+  });
   EXPECT_EQ(callbacks, 0) << "the callback of a weak reference that died with its referent ran";
   EXPECT_EQ(st.dependent, 2u);
   EXPECT_EQ(rt.live_objects(), 0u);
