@@ -33,8 +33,16 @@
 //      segments from its own arena (it never falls back to the OS: on an
 //      exhausted arena mi_heap_malloc returns NULL with errno = ENOMEM,
 //      silently -- measured).
-//   I3 while black allocation is on, allocate() sets the marks bit after
-//      the starts bit and before returning.
+//   I3 while black allocation is on, allocate() sets the marks bit before
+//      the starts bit, and the starts bit with release; a candidate scan
+//      (CandidateSet::build_from_heap) loads a starts word with acquire
+//      before the marks word.  So a scan that sees the starts bit of an
+//      allocation made with black allocation on sees its marks bit too: an
+//      object being born while the scan runs is never a candidate, so the
+//      concurrent phases never inspect it under construction.  (The other
+//      order let a scan see starts without marks, and the candidate filter
+//      inspected a block the embedder had not yet initialised: stress
+//      suite, issue 17; mutant starts-before-marks.)
 //   I4 arenas[0, count_) are fully initialised and never change until the
 //      destructor; an object never spans two arenas.
 //
@@ -161,6 +169,8 @@
 #include <string>
 #include <unordered_set>
 #include <utility>
+
+#include "tricolor/mutants.h"
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
@@ -598,12 +608,22 @@ void* Space::allocate(std::size_t bytes) {
   assert(reinterpret_cast<std::uintptr_t>(p) % TC_GRANULE == 0);
   const Arena& a = s.arenas_[index];
   assert(tc_bitmap_covers(&a.starts, p));
-  const bool fresh = tc_bitmap_set(&a.starts, p, __ATOMIC_SEQ_CST);
+  // I3: the marks bit first.
+  auto mark_if_black = [&] {
+    if (s.black_.load(std::memory_order_seq_cst)) tc_bitmap_set(&a.marks, p, __ATOMIC_RELAXED);
+  };
+  bool fresh;
+  if (TC_MUTANT(StartsBeforeMarks)) [[unlikely]] {
+    fresh = tc_bitmap_set(&a.starts, p, __ATOMIC_SEQ_CST);
+    if (s.config_.between_bits_for_testing) s.config_.between_bits_for_testing(p);
+    mark_if_black();
+  } else {
+    mark_if_black();
+    if (s.config_.between_bits_for_testing) [[unlikely]] s.config_.between_bits_for_testing(p);
+    fresh = tc_bitmap_set(&a.starts, p, __ATOMIC_SEQ_CST);
+  }
   assert(fresh);
   (void)fresh;
-  if (s.black_.load(std::memory_order_seq_cst)) {
-    tc_bitmap_set(&a.marks, p, __ATOMIC_RELEASE);
-  }
   return p;
 }
 

@@ -12,7 +12,8 @@ constexpr const char* kNames[] = {"no-black-allocation",       "verify-trusts-ma
                                   "weakrefs-after-finalizers", "no-resurrection-check",
                                   "poll-without-stop",         "candidates-ignore-live-bit",
                                   "no-shade",                  "no-dependents",
-                                  "callback-refs-counted"};
+                                  "callback-refs-counted",     "starts-before-marks",
+                                  "weakref-clears-siblings"};
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<int>(Mutant::kCount));
 
 int selected() {

@@ -373,6 +373,11 @@ void Runtime::hold(void* obj) {
   if (o->has(Object::kWeakref)) {
     std::lock_guard lk(weak_mu_);
     held_weakrefs_.insert(o);
+    if (auto it = referent_of_.find(o); TC_MUTANT(WeakrefClearsSiblings) && it != referent_of_.end()) {
+      Object* referent = it->second;
+      for (Object* sibling : weakrefs_of_[referent]) referent_of_.erase(sibling);
+      weakrefs_of_.erase(referent);
+    }
   }
   if (TC_MUTANT(WeakrefsAfterFinalizers)) return;  // cleared in finalize(), too late
   void* self[] = {o};

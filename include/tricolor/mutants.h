@@ -35,6 +35,16 @@
 //                               callback: a weak reference that is garbage
 //                               in a later batch than its referent looks
 //                               alive, and its callback runs
+//   starts-before-marks         Space::allocate() sets the starts bit before
+//                               the marks bit of a black allocation (main
+//                               before issue 17): a candidate scan between
+//                               the two takes an object being born for a
+//                               candidate, and the candidate filter
+//                               inspects it before its constructor ran
+//   weakref-clears-siblings     the synthetic runtime, clearing a weak
+//                               reference that is itself garbage, clears
+//                               every weak reference to the same referent:
+//                               live ones to a live referent go too
 #pragma once
 
 namespace tricolor::mutant {
@@ -50,6 +60,8 @@ enum class Mutant {
   kNoShade,
   kNoDependents,
   kCallbackRefsCounted,
+  kStartsBeforeMarks,
+  kWeakrefClearsSiblings,
   kCount
 };
 

@@ -15,7 +15,10 @@
  *   a segment, once added, stays in the map (tricolor/heap.h: arenas are
  *   never removed); when the allocator releases it, the runtime calls
  *   tc_segment_map_reset_segment() so that it holds no stale bits;
- *   while black allocation is on, on_alloc sets the marks bit too.
+ *   while black allocation is on, on_alloc sets the marks bit too, before
+ *   the starts bit (release): a candidate scan, which loads a starts word
+ *   (acquire) before its marks word, never takes an object born while it
+ *   runs for a candidate (tricolor/space.h, the same rule).
  *
  * Concurrency: add() is serialised by a mutex and publishes the new
  * segment with release stores; find(), the bit operations and the
@@ -102,10 +105,10 @@ tc_segment_map_on_alloc(tc_segment_map *map, const void *p)
         }
         s = tc_segment_map_lookup(map, p);
     }
-    tc_bitmap_set(&s->starts, p, __ATOMIC_RELEASE);
     if (__atomic_load_n(&map->black, __ATOMIC_ACQUIRE)) {
         tc_bitmap_set(&s->marks, p, __ATOMIC_RELAXED);
     }
+    tc_bitmap_set(&s->starts, p, __ATOMIC_RELEASE);
     return 0;
 }
 /** The object at p is freed: clears its starts bit (nothing if p's segment

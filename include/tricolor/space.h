@@ -12,8 +12,10 @@
 // Invariants:
 //   starts bit set  <=>  a block handed out by allocate() and not yet free()d
 //                        starts at that granule;
-//   while black allocation is on, allocate() sets the marks bit before it
-//   returns the object;
+//   while black allocation is on, allocate() sets the marks bit before the
+//   starts bit (release), so a scan that reads a starts bit (acquire) and
+//   then the marks word sees the marks bit of every black allocation --
+//   an object born while the collector scans for candidates is never one;
 //   marks bits are meaningful only between begin-of-cycle and clear_marks().
 //
 // Concurrency: allocate() and free() may run on any thread at any time
@@ -43,6 +45,11 @@ struct SpaceConfig {
   std::size_t max_arenas = 64;
   /// Commit each arena's memory up front (faster first touch, more RSS).
   bool commit = false;
+  /// Test hook, empty in production: allocate() calls it with the new block
+  /// between its two bitmap stores (after the marks bit, before the starts
+  /// bit), so that a test can hold an allocation there while the collector
+  /// scans the bitmaps.
+  std::function<void(void*)> between_bits_for_testing;
 };
 
 /// The GC heap space: exclusive mimalloc arenas plus side bitmaps; the

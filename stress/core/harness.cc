@@ -2,6 +2,7 @@
 #include "stress/core/harness.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -48,6 +49,12 @@ std::string describe(const std::vector<Object*>& objs) {
   return out;
 }
 
+// A wait of the timing plan: 1 is a yield.
+void wait_us(int us) {
+  if (us == 1) std::this_thread::yield();
+  else if (us > 1) std::this_thread::sleep_for(std::chrono::microseconds(us));
+}
+
 synthetic::RuntimeConfig config(const Shape& shape) {
   synthetic::RuntimeConfig c;
   c.space.arena_bytes = std::size_t{32} << 20;
@@ -57,6 +64,12 @@ synthetic::RuntimeConfig config(const Shape& shape) {
   c.globals = static_cast<std::size_t>(shape.globals + shape.threads);  // + one mailbox per thread
   c.collector.verify_batch = shape.verify_batch;
   c.checked = true;
+  if (shape.alloc_pause > 0) {  // the timing plan (program.h)
+    c.space.between_bits_for_testing = [every = shape.alloc_pause, us = shape.alloc_pause_us](void*) {
+      thread_local unsigned n = 0;
+      if (++n % static_cast<unsigned>(every) == 0) wait_us(us);
+    };
+  }
   return c;
 }
 
@@ -321,11 +334,17 @@ class Interleaved {
           if (r->id != mw.referent || mr.freed) {
             fail("weak reference " + id(L[ia]->id) + " to " + id(mw.referent) + " gave " +
                  id(r->id) + (mr.freed ? " after its referent was freed" : ""));
+          } else if (mw.was_garbage) {
+            // CPython's clear_weakrefs clears a weak reference that is itself
+            // garbage, and a finalizer that resurrects it does not undo that.
+            fail("weak reference " + id(L[ia]->id) + " was garbage in a collection, which clears "
+                 "it, but still led to " + id(r->id));
           }
           push(t, m, r);
-        } else if (!mr.freed && !mr.was_garbage && reachable().contains(mw.referent)) {
+        } else if (!mr.freed && !mr.was_garbage && !mw.was_garbage &&
+                   reachable().contains(mw.referent)) {
           fail("weak reference " + id(L[ia]->id) + " was cleared while its referent " +
-               id(mw.referent) + " is reachable and was never garbage");
+               id(mw.referent) + " is reachable, and neither of them was ever garbage");
         }
         break;
       }
@@ -508,6 +527,9 @@ class Interleaved {
     if (++mw.cb_runs > 1) fail("the callback of weak reference " + id(w->id) + " ran twice");
     if (!garbage.empty() && garbage_now_.contains(w->id)) {
       fail("the callback of weak reference " + id(w->id) + ", itself garbage, ran");
+    } else if (mw.was_garbage) {
+      fail("the callback of weak reference " + id(w->id) + " ran, but the weak reference was "
+           "garbage in an earlier collection, which cleared it (it was resurrected since)");
     } else if ((!garbage.empty() || (clearing_ && !in_op_)) && !mw.cb_allowed) {
       // Run by the collection: in finalize(), or while its clear phase
       // frees what only the garbage held (reference counting; a callback
@@ -596,6 +618,7 @@ class Concurrent {
       if (count(fin_runs_, o) > 1) fail("the finalizer of " + id(o->id) + " ran twice");
       if (o->has(kResurrects)) rt_.set_global(keep_slot(o), o);
     };
+    rt_.on_phase_end = [this](Phase p) { wait_us(shape_.phase_delay_us[static_cast<int>(p)]); };
     rt_.on_callback = [this](Object* w, std::span<void* const>) {
       if (count(cb_runs_, w) > 1) fail("the callback of weak reference " + id(w->id) + " ran twice");
       if (Object* r = rt_.weak_get(w)) {
@@ -648,6 +671,7 @@ class Concurrent {
     }
     rt_.on_finalizer = nullptr;
     rt_.on_callback = nullptr;
+    rt_.on_phase_end = nullptr;
     std::lock_guard lk(mu_);
     for (std::string& v : rt_.violations()) violations_.push_back(std::move(v));
     return violations_;

@@ -11,25 +11,58 @@
 // each on its thread; a collect's `during` operations run from the
 // collector's phase hook (Runtime::on_phase_end), after their phase, with
 // the collector waiting.  Deterministic, so rapidcheck can shrink.  The
-// model mirrors every strong reference (slots, locals, globals) and checks:
+// model mirrors every strong reference (slots, locals, globals) and checks
+// the rules below.  Each names the lines of CPython 3.13.5 it models
+// (Python/gc_free_threading.c unless another file is named; the stock
+// collector, whose results the concurrent one must match):
 //   I1 nothing reachable from a local or a global is freed, and every slot
-//      of a reachable object still holds what the program stored;
+//      of a reachable object still holds what the program stored.
+//      deduce_unreachable_heap (601-644): only objects no reference from
+//      outside the heap's cycles reaches are moved to `unreachable`, and
+//      delete_garbage (819-864) tp_clears only those;
 //   I2 an object unreachable when collection s starts (or while it runs) is
-//      freed by the end of collection s+1: within 2 collections;
+//      freed by the end of collection s+1: within 2 collections.  Stock
+//      frees every unreachable cycle in the collection that finds it
+//      (gc_collect_internal, 1109-1181); a concurrent collection may leave
+//      what dies while it marks for the next one -- the one allowance the
+//      model makes over stock;
 //   I3 the garbage handed to finalization was unreachable at the
 //      verification; each finalizer runs exactly once, before its object
-//      is freed;
-//   I4 weak references to the garbage are cleared before any callback or
-//      finalizer runs (a finalizer that dereferences one gets nothing);
-//      the callback of a weak reference that is itself garbage never runs;
-//      a callback runs at most once, and exactly once for a weak reference
-//      that outlives its referent; a weak reference to a live object that
-//      was never garbage is never cleared;
-//   I5 what a finalizer resurrects survives, with its contents (I1);
+//      is freed.  finalize_garbage (800-816) runs tp_finalize only if
+//      _PyGC_FINALIZED is clear and sets it (PEP 442); a refcount death
+//      goes through PyObject_CallFinalizerFromDealloc (Objects/object.c
+//      573-) with the same flag;
+//   I4 weak references.  clear_weakrefs (673-722), in the stop-the-world
+//      pause, before call_weakref_callbacks (725-748) and finalize_garbage:
+//      a. every weak reference to the garbage is cleared before any
+//         callback or finalizer runs (a finalizer that dereferences one
+//         gets nothing) -- lines 697-703;
+//      b. a weak reference that is itself garbage is cleared (678-684,
+//         bpo-38006) and reads None from then on, even once a finalizer
+//         resurrects it; its callback never runs, in that collection
+//         (707-713: not queued) or later (it left its referent's list);
+//      c. a callback runs at most once (queued once, 716-719), and exactly
+//         once for a live weak reference that outlives its referent
+//         (PyObject_ClearWeakRefs, Objects/weakrefobject.c 985-1061, for a
+//         refcount death: a weak reference whose own count is 0 gets none,
+//         1039 _Py_TryIncref); a callback the collection runs needs a
+//         moment when its weak reference was reachable and its referent
+//         was not (else both died together: 707-713);
+//      d. a weak reference that was never garbage, to a referent that is
+//         reachable and was never garbage, is never cleared: clear_weakrefs
+//         touches only the weak references of `unreachable` objects and
+//         the unreachable weak references themselves;
+//   I5 what a finalizer resurrects survives, with its contents.
+//      handle_resurrected_objects (906-993): an object with outside
+//      references after the finalizers, and all it reaches, leaves
+//      `unreachable` (962-985), so delete_garbage never tp_clears it;
 //   I6 the checked runtime's own checks (synthetic/runtime.h): the
 //      collector inspects only objects, never one under construction with
 //      the world running; no mutator runs while the world is stopped; no
-//      mutator uses a freed object;
+//      mutator uses a freed object.  The embedder contract of a concurrent
+//      collector, which stock needs no rule for: it inspects objects only
+//      with the world stopped (gc_visit_heaps under _PyEval_StopTheWorld,
+//      1111);
 //   and at the end, with every root dropped, collections free everything.
 //
 // run_concurrent(): each thread runs its own operations at full speed,
@@ -37,7 +70,11 @@
 // (alternating modes).  No model -- the interleaving is the machine's --
 // so it checks I6, finalizers at most once, callbacks after clearing, and
 // that everything is freed at the end; under ASan, any use of freed
-// memory.
+// memory.  The shape's timing plan (program.h) makes races show in every
+// build, not only under one build's speed: the collector waits after
+// chosen phases (world running), and allocations pause between their two
+// bitmap stores -- the window of the race issue 17 found, where a
+// candidate scan took a block being allocated for a candidate.
 #pragma once
 
 #include <string>

@@ -36,6 +36,18 @@ Op make(const Shape& s, Kind kind, bool top) {
 
 }  // namespace
 
+rc::Gen<Shape> gen_timing(const Shape& shape) {
+  return rc::gen::exec([shape] {
+    Shape s = shape;
+    // Mostly no wait, else a yield, a short or a long sleep.
+    auto wait = rc::gen::weightedElement<int>({{4, 0}, {2, 1}, {2, 50}, {1, 1000}});
+    for (int& d : s.phase_delay_us) d = *wait;
+    s.alloc_pause = *rc::gen::weightedElement<int>({{1, 0}, {2, 1}, {2, 8}, {1, 64}});
+    s.alloc_pause_us = *rc::gen::element(1, 20, 200);
+    return s;
+  });
+}
+
 rc::Gen<Op> gen_op(const Shape& shape, bool top) {
   return rc::gen::exec([shape, top] {
     Kind kind;
@@ -116,6 +128,16 @@ std::string_view kind_name(Kind k) {
   return "?";
 }
 }  // namespace
+
+void showValue(const Shape& s, std::ostream& os) {
+  os << "threads=" << s.threads << " verify_batch=" << s.verify_batch << " waits after phases (us, 1 = yield):";
+  for (int p = 0; p < static_cast<int>(Phase::kCount); p++) {
+    if (s.phase_delay_us[p]) os << " " << tricolor::phase_name(static_cast<Phase>(p)) << "=" << s.phase_delay_us[p];
+  }
+  os << "; allocations pausing between their bitmap stores: ";
+  if (s.alloc_pause) os << "1 in " << s.alloc_pause << ", " << s.alloc_pause_us << " us";
+  else os << "none";
+}
 
 void showValue(const Op& op, std::ostream& os) {
   os << "t" << op.thread << " " << kind_name(op.kind);

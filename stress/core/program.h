@@ -12,6 +12,7 @@
 
 #include <rapidcheck.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
@@ -58,7 +59,19 @@ struct Shape {
   int threads = 3;
   int globals = 6;
   std::size_t verify_batch = 2048;  ///< the collector's CollectorConfig::verify_batch
+  /// Concurrent property only: a timing plan that varies the interleaving
+  /// on purpose, so that a race does not show only under one build's speed
+  /// (harness.h).  Microseconds to wait after each phase (0: none, 1: a
+  /// yield), and one allocation in `alloc_pause` (0: none) pauses between
+  /// its two bitmap stores (tricolor::SpaceConfig::between_bits_for_testing)
+  /// for `alloc_pause_us` (1: a yield).
+  std::array<int, static_cast<int>(tricolor::Phase::kCount)> phase_delay_us{};
+  int alloc_pause = 0;
+  int alloc_pause_us = 0;
 };
+
+/// A timing plan for the concurrent property (Shape's last three fields).
+rc::Gen<Shape> gen_timing(const Shape& shape);
 
 /// One operation; `during` only for a top-level collect.
 rc::Gen<Op> gen_op(const Shape& shape, bool top);
@@ -68,5 +81,6 @@ rc::Gen<std::vector<Op>> gen_program(const Shape& shape);
 rc::Gen<std::vector<Op>> gen_thread_ops(const Shape& shape, int thread);
 
 void showValue(const Op& op, std::ostream& os);
+void showValue(const Shape& shape, std::ostream& os);
 
 }  // namespace stress
