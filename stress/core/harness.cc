@@ -327,25 +327,9 @@ class Interleaved {
       }
       case Kind::kWeakGet: {
         if (ia < 0 || !L[ia]->has(Object::kWeakref)) break;
-        const MObj& mw = objs_[L[ia]->id];
-        const MObj& mr = objs_[mw.referent];
         Object* r = rt_.weak_get(L[ia]);
-        if (r != nullptr) {
-          if (r->id != mw.referent || mr.freed) {
-            fail("weak reference " + id(L[ia]->id) + " to " + id(mw.referent) + " gave " +
-                 id(r->id) + (mr.freed ? " after its referent was freed" : ""));
-          } else if (mw.was_garbage) {
-            // CPython's clear_weakrefs clears a weak reference that is itself
-            // garbage, and a finalizer that resurrects it does not undo that.
-            fail("weak reference " + id(L[ia]->id) + " was garbage in a collection, which clears "
-                 "it, but still led to " + id(r->id));
-          }
-          push(t, m, r);
-        } else if (!mr.freed && !mr.was_garbage && !mw.was_garbage &&
-                   reachable().contains(mw.referent)) {
-          fail("weak reference " + id(L[ia]->id) + " was cleared while its referent " +
-               id(mw.referent) + " is reachable, and neither of them was ever garbage");
-        }
+        check_weak(L[ia]->id, r, reachable());
+        if (r != nullptr) push(t, m, r);
         break;
       }
       case Kind::kCreateAcross:
@@ -435,11 +419,41 @@ class Interleaved {
     return seen;
   }
 
-  // I1, and the start of I2's clocks.
+  // I4 b and d for what weak reference `wid` gave (r: a new reference, or
+  // nullptr).
+  void check_weak(std::uint64_t wid, Object* r, const std::unordered_set<std::uint64_t>& reach) {
+    const MObj& mw = objs_[wid];
+    const MObj& mr = objs_[mw.referent];
+    if (r != nullptr) {
+      if (r->id != mw.referent || mr.freed) {
+        fail("weak reference " + id(wid) + " to " + id(mw.referent) + " gave " + id(r->id) +
+             (mr.freed ? " after its referent was freed" : ""));
+      } else if (mw.was_garbage) {
+        // CPython's clear_weakrefs clears a weak reference that is itself
+        // garbage, and a finalizer that resurrects it does not undo that.
+        fail("weak reference " + id(wid) + " was garbage in a collection, which clears it, but "
+             "still led to " + id(r->id));
+      }
+    } else if (!mr.freed && !mr.was_garbage && !mw.was_garbage && reach.contains(mw.referent)) {
+      fail("weak reference " + id(wid) + " was cleared while its referent " + id(mw.referent) +
+           " is reachable, and neither of them was ever garbage");
+    }
+  }
+
+  // I1, I4 b and d for every weak reference, and the start of I2's clocks.
   void checkpoint() {
     std::lock_guard lk(mm_);
     auto reach = reachable();
     note_callback_moments(reach);
+    // As the program could, through every weak reference it can reach (one
+    // it cannot may be garbage being collected, cleared before the model
+    // hears of it in on_finalize).
+    for (auto& [wid, mw] : objs_) {
+      if (!mw.weakref || mw.freed || !reach.contains(wid)) continue;
+      Object* r = rt_.weak_get(mw.ptr);
+      check_weak(wid, r, reach);
+      if (r != nullptr) rt_.decref(r);
+    }
     for (auto& [rid, mo] : objs_) {
       if (reach.contains(rid)) {
         mo.unreachable_since = -1;
