@@ -1,11 +1,13 @@
 // stress/core/harness.cc -- see harness.h for the invariants.
 #include "stress/core/harness.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <mutex>
 #include <set>
@@ -55,7 +57,11 @@ void wait_us(int us) {
   else if (us > 1) std::this_thread::sleep_for(std::chrono::microseconds(us));
 }
 
-synthetic::RuntimeConfig config(const Shape& shape) {
+// The Space a timing plan's hook asks whether black allocation is on (set
+// once the Runtime exists).
+using SpaceSlot = std::shared_ptr<std::atomic<const tricolor::Space*>>;
+
+synthetic::RuntimeConfig config(const Shape& shape, SpaceSlot space = nullptr) {
   synthetic::RuntimeConfig c;
   c.space.arena_bytes = std::size_t{32} << 20;
   c.collector.background = false;
@@ -64,10 +70,16 @@ synthetic::RuntimeConfig config(const Shape& shape) {
   c.globals = static_cast<std::size_t>(shape.globals + shape.threads);  // + one mailbox per thread
   c.collector.verify_batch = shape.verify_batch;
   c.checked = true;
-  if (shape.alloc_pause > 0) {  // the timing plan (program.h)
-    c.space.between_bits_for_testing = [every = shape.alloc_pause, us = shape.alloc_pause_us](void*) {
+  if (shape.alloc_pause > 0 && space) {  // the timing plan (program.h)
+    c.space.between_bits_for_testing = [every = static_cast<unsigned>(shape.alloc_pause),
+                                        us = shape.alloc_pause_us, space](void*) {
+      // While black allocation is on (marking and the candidate scan run)
+      // 8 times as often: an allocation that straddles the scan is where
+      // a race between the allocator's and the scan's orders lives.
+      const tricolor::Space* sp = space->load(std::memory_order_acquire);
+      const unsigned e = sp && sp->black_allocation() ? std::max(1u, every / 8) : every;
       thread_local unsigned n = 0;
-      if (++n % static_cast<unsigned>(every) == 0) wait_us(us);
+      if (++n % e == 0) wait_us(us);
     };
   }
   return c;
@@ -627,7 +639,10 @@ class Interleaved {
 
 class Concurrent {
  public:
-  Concurrent(const Shape& shape) : shape_(shape), rt_(config(shape)) {
+  Concurrent(const Shape& shape)
+      : shape_(shape), space_(std::make_shared<std::atomic<const tricolor::Space*>>(nullptr)),
+        rt_(config(shape, space_)) {
+    space_->store(&rt_.space(), std::memory_order_release);
     rt_.on_finalizer = [this](Object* o, std::span<void* const>) {
       if (count(fin_runs_, o) > 1) fail("the finalizer of " + id(o->id) + " ran twice");
       if (o->has(kResurrects)) rt_.set_global(keep_slot(o), o);
@@ -792,6 +807,7 @@ class Concurrent {
   }
 
   const Shape shape_;
+  SpaceSlot space_;
   Runtime rt_;
   std::mutex mu_;  // guards the counts and violations_
   std::unordered_map<std::uint64_t, int> fin_runs_, cb_runs_;
