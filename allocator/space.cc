@@ -58,9 +58,13 @@
 // When mi_heap_malloc fails, the thread tries the other arenas (cur+1, ...,
 // wrapping, so holes in old arenas are refilled before growing), then
 // reserves a new arena under mu_ if every arena failed and max_arenas
-// allows; otherwise allocate() returns nullptr. A request larger than an
-// empty arena can hold (arena size - 4 MiB of huge-segment overhead,
-// measured) fails at once instead of reserving arenas it cannot use.
+// allows, and goes on doing so while another thread takes the new arena
+// first; allocate() returns nullptr only once no arena can be added. (Each
+// thread's heap needs a segment of its own: a 32 MiB arena holds one, so
+// threads that start together race for new arenas -- measured, 16 threads
+// used 16 arenas.) A request larger than an empty arena can hold (arena
+// size - 4 MiB of huge-segment overhead, measured) fails at once instead
+// of reserving arenas it cannot use.
 //
 // What mimalloc 2.0.9 allows, and the choices that follow (all measured
 // with small programs against Debian's libmimalloc 2.0.9):
@@ -520,27 +524,32 @@ void* Space::Impl::alloc_slow(std::size_t bytes, bool skip_cur, std::size_t* ind
     const std::size_t i = (hs->cur + k) % n;
     if (void* p = try_arena(*hs, i, bytes)) return found(i, p);
   }
-  // Every arena failed: look at arenas other threads added meanwhile, or
-  // add one. A request that fails in an arena we just added twice does not
-  // fit an arena at all (or we lost races for both): give up.
-  for (int added = 0; added < 2;) {
+  // Every arena failed: try the arenas other threads added meanwhile, or
+  // add one. Another thread may take an arena we added before we get to it
+  // (in a small arena a thread's heap takes the whole arena), so failing
+  // in it is no reason to give up: a request of at most max_request_ fits
+  // an empty arena. Only running out of arenas ends the search; every
+  // round raises n, so it ends. (It used to give up after two lost races,
+  // long before max_arenas: issue 17, test ThreadsRacingForNewArenas.)
+  for (;;) {
     std::size_t from;
+    bool added = false;
     {
       std::lock_guard<std::mutex> g(mu_);
       std::size_t m = count_.load(std::memory_order_relaxed);
       if (m == n) {
         if (m >= slots_ || !add_arena_locked(nullptr)) return nullptr;
-        ++added;
         m = n + 1;
+        added = true;
       }
       from = n;
       n = m;
     }
+    if (added && config_.added_arena_for_testing) [[unlikely]] config_.added_arena_for_testing();
     for (std::size_t i = from; i < n; ++i) {
       if (void* p = try_arena(*hs, i, bytes)) return found(i, p);
     }
   }
-  return nullptr;
 }
 
 template <class Fn>

@@ -50,6 +50,10 @@ struct SpaceConfig {
   /// bit), so that a test can hold an allocation there while the collector
   /// scans the bitmaps.
   std::function<void(void*)> between_bits_for_testing;
+  /// Test hook, empty in production: allocate() calls it on a thread that
+  /// has just added an arena, before that thread tries the arena, so that
+  /// a test can let other threads take the new arena first.
+  std::function<void()> added_arena_for_testing;
 };
 
 /// The GC heap space: exclusive mimalloc arenas plus side bitmaps; the

@@ -57,6 +57,15 @@ void wait_us(int us) {
   else if (us > 1) std::this_thread::sleep_for(std::chrono::microseconds(us));
 }
 
+// A failed allocation is a finding, not a crash: the Space returns
+// nullptr only when it can add no arena (a spurious nullptr once crashed
+// the concurrent property: issue 17).
+std::string allocation_failed(Runtime& rt, int slots) {
+  return "allocating an object of " + std::to_string(slots) + " slots failed, with " +
+         std::to_string(rt.space().arena_count()) + " arenas (" +
+         std::to_string(rt.space().reserved_bytes() >> 20) + " MiB) reserved";
+}
+
 // The Space a timing plan's hook asks whether black allocation is on (set
 // once the Runtime exists).
 using SpaceSlot = std::shared_ptr<std::atomic<const tricolor::Space*>>;
@@ -242,6 +251,10 @@ class Interleaved {
     switch (op.kind) {
       case Kind::kCreate: {
         Object* o = rt_.allocate(static_cast<std::uint32_t>(op.n));
+        if (o == nullptr) {
+          fail(allocation_failed(rt_, op.n));
+          break;
+        }
         add(o);
         push(t, m, o);
         break;
@@ -249,9 +262,14 @@ class Interleaved {
       case Kind::kRing: {
         std::vector<Object*> ring;
         for (int i = 0; i < op.n; i++) {
-          ring.push_back(rt_.allocate(1));
-          add(ring.back());
+          if (Object* o = rt_.allocate(1)) ring.push_back(o);
         }
+        if (static_cast<int>(ring.size()) < op.n) {
+          fail(allocation_failed(rt_, 1));
+          for (Object* o : ring) rt_.decref(o);
+          break;
+        }
+        for (Object* o : ring) add(o);
         for (int i = 0; i < op.n; i++) {
           rt_.store(ring[i], 0, ring[(i + 1) % op.n]);
           objs_[ring[i]->id].slots[0] = ring[(i + 1) % op.n]->id;
@@ -329,6 +347,10 @@ class Interleaved {
       case Kind::kWeakref: {
         if (ia < 0) break;
         Object* w = rt_.new_weakref(L[ia], 1, op.flag);
+        if (w == nullptr) {
+          fail(allocation_failed(rt_, 1));
+          break;
+        }
         add(w);
         MObj& mw = objs_[w->id];
         mw.weakref = true;
@@ -345,7 +367,11 @@ class Interleaved {
         break;
       }
       case Kind::kCreateAcross:
-        pending_[t].push_back({rt_.begin_allocate(static_cast<std::uint32_t>(op.n)), op.n});
+        if (Object* o = rt_.begin_allocate(static_cast<std::uint32_t>(op.n))) {
+          pending_[t].push_back({o, op.n});
+        } else {
+          fail(allocation_failed(rt_, op.n));
+        }
         break;
       case Kind::kCollect: break;
     }
@@ -736,10 +762,23 @@ class Concurrent {
     const std::size_t shared = static_cast<std::size_t>(shape_.threads + op.g);
     switch (op.kind) {
       case Kind::kCreate:
-      case Kind::kCreateAcross: L.push_back(rt_.allocate(static_cast<std::uint32_t>(op.n))); break;
+      case Kind::kCreateAcross:
+        if (Object* o = rt_.allocate(static_cast<std::uint32_t>(op.n))) {
+          L.push_back(o);
+        } else {
+          fail(allocation_failed(rt_, op.n));
+        }
+        break;
       case Kind::kRing: {
         std::vector<Object*> ring;
-        for (int i = 0; i < op.n; i++) ring.push_back(rt_.allocate(1));
+        for (int i = 0; i < op.n; i++) {
+          if (Object* o = rt_.allocate(1)) ring.push_back(o);
+        }
+        if (static_cast<int>(ring.size()) < op.n) {
+          fail(allocation_failed(rt_, 1));
+          for (Object* o : ring) rt_.decref(o);
+          break;
+        }
         for (int i = 0; i < op.n; i++) rt_.store(ring[i], 0, ring[(i + 1) % op.n]);
         if (op.flag) rt_.set_finalizer(ring.back());
         L.push_back(ring[0]);
@@ -790,7 +829,12 @@ class Concurrent {
         rt_.set_finalizer(L[ia]);
         break;
       case Kind::kWeakref:
-        if (ia >= 0) L.push_back(rt_.new_weakref(L[ia], 1, op.flag));
+        if (ia < 0) break;
+        if (Object* w = rt_.new_weakref(L[ia], 1, op.flag)) {
+          L.push_back(w);
+        } else {
+          fail(allocation_failed(rt_, 1));
+        }
         break;
       case Kind::kWeakGet:
         if (ia >= 0 && L[ia]->has(Object::kWeakref)) {

@@ -16,15 +16,30 @@
 // command runs the same program again and again until it fails or the
 // time box (--seconds) ends.  Exit status: 0 passed, 1 a property failed,
 // 2 bad usage.
+//
+// A crash or a kill loses rapidcheck's record, so each case is also named
+// by its place: batch B (seed mix(--seed + B)) and index C in it.  Before
+// a case runs, main formats the line that replays it, and a fatal signal
+// (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTERM, SIGINT) writes that
+// line to stderr before the signal takes its course:
+//   stress_core: died in case C of batch B; replay: ... --case B:C
+// `--case B:C` (with the same --seed, --cases, --threads and property)
+// generates batch B again, skips its other cases, and runs case C: once
+// for the interleaved property, again and again until --seconds for the
+// concurrent one.
 #include <oneapi/tbb/global_control.h>
 #include <rapidcheck.h>
 #include <rapidcheck/detail/Configuration.h>
 #include <rapidcheck/detail/TestListenerAdapter.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -50,7 +65,46 @@ stress::Shape with_batch(stress::Shape shape) {
   return shape;
 }
 
+// Where the run is: the case about to run, and the line that replays it.
+struct Place {
+  std::string prefix;         // "stress_core: died in case " -- set once in main
+  std::string replay;         // "; replay: ... --case " -- set once in main
+  std::uint64_t batch = 0;
+  int index = 0;              // of the case in its batch, from 0
+  int only = -1;              // --case: the one index to run, or -1
+  char line[1024] = "";       // what a fatal signal writes
+} place;
+
+// Counts the case and formats its line; false if --case skips it.
+bool enter_case() {
+  const int i = place.index++;
+  if (place.only >= 0 && i != place.only) return false;
+  std::snprintf(place.line, sizeof place.line, "%s%d of batch %llu%s%llu:%d\n",
+                place.prefix.c_str(), i, static_cast<unsigned long long>(place.batch),
+                place.replay.c_str(), static_cast<unsigned long long>(place.batch), i);
+  return true;
+}
+
+constexpr std::initializer_list<int> kFatal = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTERM, SIGINT};
+struct sigaction previous[NSIG];
+
+// Async-signal-safe: one write, then the signal's previous disposition
+// (a sanitizer's report, or the default action) takes over.
+void on_fatal(int sig, siginfo_t* info, void*) {
+  const int saved_errno = errno;
+  const ssize_t ignored = write(STDERR_FILENO, place.line, std::strlen(place.line));
+  (void)ignored;
+  sigaction(sig, &previous[sig], nullptr);
+  // A fault returns to the faulting instruction, which faults again and
+  // reaches the previous handler with its own context; a signal that was
+  // sent (kill, abort) is sent again.
+  const bool fault = info->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
+  if (!fault) raise(sig);
+  errno = saved_errno;
+}
+
 void property_interleaved(const stress::Shape& base) {
+  if (!enter_case()) return;
   const stress::Shape shape = with_batch(base);
   const auto program = *rc::gen::resize(100, stress::gen_program(shape));
   const auto violations = stress::run_interleaved(program, shape);
@@ -58,6 +112,7 @@ void property_interleaved(const stress::Shape& base) {
 }
 
 void property_concurrent(const stress::Shape& base) {
+  if (!enter_case()) return;
   const stress::Shape shape = *stress::gen_timing(with_batch(base));
   std::vector<std::vector<stress::Op>> per_thread;
   for (int t = 0; t < shape.threads; t++) {
@@ -82,7 +137,7 @@ std::uint64_t mix(std::uint64_t x) {  // splitmix64
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "stress_core: %s\nusage: stress_core [--property interleaved|concurrent|all] "
-               "[--threads N] [--seconds S] [--seed N] [--cases K] [--reproduce R]\n",
+               "[--threads N] [--seconds S] [--seed N] [--cases K] [--reproduce R] [--case B:C]\n",
                why);
   std::exit(2);
 }
@@ -127,6 +182,13 @@ int main(int argc, char** argv) {
     else if (const char* v = arg("--seed")) seed = std::strtoull(v, nullptr, 10);
     else if (const char* v = arg("--cases")) cases = std::atoi(v);
     else if (const char* v = arg("--reproduce")) reproduce = decode(v);
+    else if (const char* v = arg("--case")) {
+      unsigned long long b = 0;
+      int c = -1;
+      if (std::sscanf(v, "%llu:%d", &b, &c) != 2 || c < 0) usage("--case takes B:C, as a crash printed it");
+      place.batch = b;
+      place.only = c;
+    }
     else usage((std::string("unknown argument ") + argv[i]).c_str());
   }
   if (property != "interleaved" && property != "concurrent" && property != "all") {
@@ -138,6 +200,9 @@ int main(int argc, char** argv) {
   if (reproduce.empty()) reproduce = rc::detail::configuration().reproduce;
   if (reproduce.size() > 1) usage("RC_PARAMS names more than one property to reproduce");
   if (!reproduce.empty()) property = reproduce.begin()->first;
+  if (place.only >= 0 && property == "all") usage("--case needs --property interleaved or concurrent");
+  if (place.only >= cases) usage("--case B:C needs C below --cases");
+  if (place.only >= 0 && !reproduce.empty()) usage("--case and --reproduce exclude each other");
   // TRICOLOR_TBB_THREADS=N caps TBB's threads, as in the core's tests
   // (tests/support/main.cc): TSan cannot see inside libtbb, so its run
   // keeps the collector's parallel work on the collecting thread.
@@ -150,17 +215,35 @@ int main(int argc, char** argv) {
   if (mutant && *mutant) std::printf("stress_core: mutant %s\n", mutant);
   std::printf("stress_core: seed=%llu threads=%d seconds=%g property=%s%s\n",
               static_cast<unsigned long long>(seed), shape.threads, seconds, property.c_str(),
-              reproduce.empty() ? "" : " (reproducing one case)");
+              reproduce.empty() && place.only < 0 ? "" : " (reproducing one case)");
   std::fflush(stdout);
 
+  std::string replay_head;
+  {
+    const char* m = mutant && *mutant ? mutant : nullptr;
+    place.prefix = "stress_core: died in case ";
+    replay_head = std::string("; replay: ") + (m ? "TRICOLOR_MUTANT=" + std::string(m) + " " : "") +
+                  argv[0] + " --threads " + std::to_string(shape.threads) + " --seed " +
+                  std::to_string(seed) + " --cases " + std::to_string(cases) + " --property ";
+    struct sigaction sa {};
+    sa.sa_sigaction = on_fatal;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : kFatal) sigaction(sig, &sa, &previous[sig]);
+  }
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   long total = 0;
   rc::detail::TestListenerAdapter quiet;
-  for (std::uint64_t batch = 0;; batch++) {
+  const bool one_case = place.only >= 0;
+  for (std::uint64_t batch = one_case ? place.batch : 0;; batch += one_case ? 0 : 1) {
     for (const char* name : {"interleaved", "concurrent"}) {
       if (property != "all" && property != name) continue;
+      place.replay = replay_head + name + (std::strcmp(name, "concurrent") == 0 ? " --seconds 120" : "") +
+                     " --case ";
+      place.batch = batch;
+      place.index = 0;
       rc::detail::TestParams params;
       params.seed = mix(seed + batch);
       params.maxSuccess = cases;
@@ -203,9 +286,10 @@ int main(int argc, char** argv) {
         std::printf("ERROR: property %s: %s\n", name, os.str().c_str());
         return 1;
       }
-      total += reproduce.empty() ? cases : 1;
+      total += reproduce.empty() && !one_case ? cases : 1;
     }
-    if ((!reproduce.empty() && property == "interleaved") || elapsed() >= seconds) break;
+    const bool once = !reproduce.empty() || one_case;
+    if ((once && property == "interleaved") || elapsed() >= seconds) break;
   }
   std::printf("stress_core: passed, %ld cases in %.1f s\n", total, elapsed());
   return 0;

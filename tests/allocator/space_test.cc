@@ -44,6 +44,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
@@ -572,6 +573,48 @@ TEST(Space, ManyLifetimesReuseArenas) {
     }
     for (void* p : objs) ASSERT_TRUE(s.is_object(p)) << "round " << round;
   }
+}
+
+// Starts `threads` threads together, each allocating 4 small objects and
+// staying alive until all have allocated (a thread that exits leaves its
+// segment to the next one); returns how many allocations failed.
+int allocate_together(Space& s, int threads) {
+  std::atomic<int> ready{0}, done{0}, failed{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&] {
+      ready.fetch_add(1);
+      while (ready.load() < threads) std::this_thread::yield();
+      for (int i = 0; i < 4; ++i) {
+        if (s.allocate(64) == nullptr) failed.fetch_add(1);
+      }
+      done.fetch_add(1);
+      while (done.load() < threads) std::this_thread::yield();
+    });
+  }
+  for (auto& t : ts) t.join();
+  return failed.load();
+}
+
+TEST(Space, ThreadsRacingForNewArenasAllGetMemory) {
+  // In a 32 MiB arena a thread's heap takes the whole arena, so threads
+  // that allocate together race to add arenas, and another thread may take
+  // an arena before the thread that added it. allocate() used to give up
+  // after losing two such races, far below max_arenas: a spurious nullptr
+  // (the stress suite's crash of issue 17). The hook makes every adder
+  // wait, so the others take its arena: only max_arenas may fail them.
+  SpaceConfig c;
+  c.arena_bytes = 32 * MiB;
+  c.added_arena_for_testing = [] { std::this_thread::sleep_for(std::chrono::milliseconds(2)); };
+  for (int round = 0; round < 20; ++round) {
+    Space s(c);
+    ASSERT_EQ(allocate_together(s, 8), 0) << "round " << round << ", " << s.arena_count() << " arenas";
+  }
+  // The limit still holds: 8 threads cannot all get a heap out of 2 arenas.
+  c.max_arenas = 2;
+  Space s(c);
+  EXPECT_GT(allocate_together(s, 8), 0);
+  EXPECT_EQ(s.arena_count(), 2u);
 }
 
 }  // namespace
