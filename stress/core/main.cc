@@ -34,6 +34,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -72,16 +73,21 @@ struct Place {
   std::uint64_t batch = 0;
   int index = 0;              // of the case in its batch, from 0
   int only = -1;              // --case: the one index to run, or -1
-  char line[1024] = "";       // what a fatal signal writes
+  // What a fatal signal writes: two buffers, so that a signal during the
+  // formatting of one still finds the other whole.
+  char lines[2][1024] = {"stress_core: died before its first case\n", ""};
+  std::atomic<const char*> line{lines[0]};
 } place;
 
 // Counts the case and formats its line; false if --case skips it.
 bool enter_case() {
   const int i = place.index++;
   if (place.only >= 0 && i != place.only) return false;
-  std::snprintf(place.line, sizeof place.line, "%s%d of batch %llu%s%llu:%d\n",
-                place.prefix.c_str(), i, static_cast<unsigned long long>(place.batch),
-                place.replay.c_str(), static_cast<unsigned long long>(place.batch), i);
+  char* next = place.line.load() == place.lines[0] ? place.lines[1] : place.lines[0];
+  std::snprintf(next, sizeof place.lines[0], "%s%d of batch %llu%s%llu:%d\n", place.prefix.c_str(), i,
+                static_cast<unsigned long long>(place.batch), place.replay.c_str(),
+                static_cast<unsigned long long>(place.batch), i);
+  place.line.store(next);
   return true;
 }
 
@@ -92,7 +98,8 @@ struct sigaction previous[NSIG];
 // (a sanitizer's report, or the default action) takes over.
 void on_fatal(int sig, siginfo_t* info, void*) {
   const int saved_errno = errno;
-  const ssize_t ignored = write(STDERR_FILENO, place.line, std::strlen(place.line));
+  const char* line = place.line.load();
+  const ssize_t ignored = write(STDERR_FILENO, line, std::strlen(line));
   (void)ignored;
   sigaction(sig, &previous[sig], nullptr);
   // A fault returns to the faulting instruction, which faults again and

@@ -26,7 +26,8 @@
 //   * arenas: growth past one arena, the max_arenas limit (allocate returns
 //     nullptr, no crash, no extra arena), a request larger than an arena
 //     fails without reserving arenas, the 32 MiB rounding, two Spaces alive
-//     at once keep their objects apart;
+//     at once keep their objects apart, threads racing to add arenas all
+//     get memory (a hook makes each adder let the others go first);
 //   * lifetimes: a Space destroyed and a new one built at the same address
 //     on the same thread; a Space destroyed while another thread still holds
 //     its heaps, that thread then using a new Space and exiting; objects of
