@@ -27,7 +27,6 @@
 // generates batch B again, skips its other cases, and runs case C: once
 // for the interleaved property, again and again until --seconds for the
 // concurrent one.
-#include <oneapi/tbb/global_control.h>
 #include <rapidcheck.h>
 #include <rapidcheck/detail/Configuration.h>
 #include <rapidcheck/detail/TestListenerAdapter.h>
@@ -211,13 +210,8 @@ int main(int argc, char** argv) {
   if (place.only >= cases) usage("--case B:C needs C below --cases");
   if (place.only >= 0 && !reproduce.empty()) usage("--case and --reproduce exclude each other");
   // TRICOLOR_TBB_THREADS=N caps TBB's threads, as in the core's tests
-  // (tests/support/main.cc): TSan cannot see inside libtbb, so its run
-  // keeps the collector's parallel work on the collecting thread.
-  std::unique_ptr<tbb::global_control> limit;
-  if (const char* n = std::getenv("TRICOLOR_TBB_THREADS"); n && std::atoi(n) > 0) {
-    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                  static_cast<std::size_t>(std::atoi(n)));
-  }
+  // (tests/support/tsan_defaults.h; 1 by default in a TSan build).
+  const auto limit = tbb_limit();
   const char* mutant = std::getenv("TRICOLOR_MUTANT");
   if (mutant && *mutant) std::printf("stress_core: mutant %s\n", mutant);
   std::printf("stress_core: seed=%llu threads=%d seconds=%g property=%s%s\n",
