@@ -2,13 +2,15 @@
 # Build the two free-threaded interpreters side by side from one tarball:
 #
 #   stock     CPython 3.13.5 --disable-gil, no patches
-#   tricolor  the same, with runtime-patch/series applied
+#   tricolor  the same, with the fork's own files (runtime-patch/files/)
+#             added and runtime-patch/series applied
 #
 #   scripts/build-cpython.sh [--tarball PATH] [--only stock|tricolor] [--jobs N]
 #
 # Each build is installed into $TRICOLOR_CACHE/cpython/<variant>-<key>, where
 # key hashes the tarball, the configure flags, the build recipe version and
-# (tricolor) every file under runtime-patch/.  An unchanged tree reuses the build.  The results
+# (tricolor) every file under runtime-patch/ but the *.md: files/, patches/,
+# series.  An unchanged tree reuses the build.  The results
 # are linked as build/bin/python3.13t-stock and build/bin/python3.13t-tricolor.
 #
 # --only tricolor-debug builds the tricolor interpreter --with-pydebug (its
@@ -43,7 +45,7 @@ patchdir=$TRICOLOR_ROOT/runtime-patch
 # Bump when the build steps below change in a way that changes the result.
 recipe=2
 # The collector core that the tricolor interpreter links (the binding,
-# Python/gc_tricolor.c in the series, calls it through tricolor/tricolor.h).
+# runtime-patch/files/Python/gc_tricolor.c, calls it through tricolor/tricolor.h).
 core_inputs=(CMakeLists.txt cmake include allocator/bitmap.c allocator/segment_map.c gc)
 
 flags_of() {  # flags_of VARIANT: configure flags
@@ -66,6 +68,17 @@ key_of() {  # key_of VARIANT: the hash of everything the build depends on
     } | sha256sum | cut -c1-16
 }
 
+add_files() {  # add_files SRCDIR: copy the fork's own files (runtime-patch/files/) into the tree
+    local src=$1 f files
+    [[ -d $patchdir/files ]] || return 0
+    mapfile -t -d '' files < <(cd "$patchdir/files" && find . -type f -printf '%P\0')
+    for f in "${files[@]}"; do
+        [[ ! -e $src/$f && ! -L $src/$f ]] \
+            || die "runtime-patch/files/$f is in the CPython $CPYTHON_VERSION tarball already; change CPython's file with a patch, do not replace it"
+    done
+    cp -R "$patchdir/files/." "$src/" || die "could not copy runtime-patch/files/ into $src"
+}
+
 apply_series() {  # apply_series SRCDIR: apply runtime-patch/series in order
     local src=$1 p
     [[ -f $patchdir/series ]] || die "missing $patchdir/series"
@@ -83,6 +96,7 @@ build_one() {  # build_one VARIANT DEST: extract, patch, configure, make, instal
     tar -xf "$tarball" -C "$work"
     local src=$work/Python-$CPYTHON_VERSION extra=()
     if [[ $variant == tricolor* ]]; then
+        add_files "$src"
         apply_series "$src"
         # The core, as a static library of position-independent code, with
         # its headers; linked with TBB and the C++ runtime.
