@@ -1,4 +1,4 @@
-// gc/c_api.cc -- tricolor/tricolor.h: the C API over the C++ core.
+// gc/c_api.cc -- tricolor/c_api.h: the C API over the C++ core.
 //
 // Adapters: CHeap implements tricolor::Heap and CEmbedder implements
 // tricolor::Embedder by calling the runtime's function tables; a
@@ -10,7 +10,7 @@
 // (immutable after construction); the callbacks are called on whatever
 // thread the core calls them on, as the C++ contract says.  The error
 // message is thread_local.
-#include "tricolor/tricolor.h"
+#include "tricolor/c_api.h"
 
 #include <algorithm>
 #include <memory>
@@ -21,7 +21,7 @@
 #include "tricolor/collector.h"
 #include "tricolor/embedder.h"
 #include "tricolor/heap.h"
-#include "tricolor/mutator.h"
+#include "tricolor/stop_the_world.h"
 
 namespace {
 

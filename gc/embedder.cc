@@ -1,11 +1,12 @@
 // gc/embedder.cc -- Embedder's defaults: world control by the collector's
-// own World (tricolor/mutator.h), for runtimes that have no stop-the-world
-// protocol of their own, and a refcount error reported on stderr.
+// own World (tricolor/stop_the_world.h), for runtimes that have no
+// stop-the-world protocol of their own, and a refcount error reported on
+// stderr.
 #include "tricolor/embedder.h"
 
 #include <cstdio>
 
-#include "tricolor/mutator.h"
+#include "tricolor/stop_the_world.h"
 
 namespace tricolor {
 

@@ -14,7 +14,7 @@
 // Invariants: an object is pushed at most once per cycle (the try_mark that
 // set its bit pushes it); marked_ counts the pushes.  Marking has no write
 // barrier and can miss objects that mutators move while it runs; that is
-// allowed, because the verification (gc/verify.cc) is sound for any
+// allowed, because the verification (gc/verifier.cc) is sound for any
 // candidate set.  Objects allocated while marking are born marked (black
 // allocation, tricolor/heap.h), so the marker never needs to reach them.
 //
@@ -32,6 +32,7 @@
 
 #include <new>
 
+#include "gc/visitor.h"
 #include "tricolor/embedder.h"
 #include "tricolor/heap.h"
 
@@ -83,34 +84,25 @@ bool Marker::run(std::vector<void*> roots) {
 }
 
 void Marker::drain(std::vector<void*> stack) {
-  class Push final : public Visitor {
-   public:
-    Push(Marker& m, std::vector<void*>& s) : m_(m), s_(s) {}
-    void visit(void* obj) override {
-      if (obj && m_.heap_.is_object(obj) && m_.heap_.try_mark(obj)) {
-        s_.push_back(obj);
+  try {
+    std::size_t pushed = 0;  // by the current trace
+    FnVisitor push([&](void* obj) {
+      if (obj && heap_.is_object(obj) && heap_.try_mark(obj)) {
+        stack.push_back(obj);
         pushed++;
       }
-    }
-    std::size_t pushed = 0;
-
-   private:
-    Marker& m_;
-    std::vector<void*>& s_;
-  };
-  try {
-    Push push(*this, stack);
+    });
     while (!stack.empty() && failure() == nullptr) {
       void* obj = stack.back();
       stack.pop_back();
       stacked_.fetch_sub(1, std::memory_order_relaxed);
-      push.pushed = 0;
+      pushed = 0;
       if (!embedder_.trace(obj, push, /*concurrent=*/true)) {
         opaque_.fetch_add(1, std::memory_order_relaxed);
       }
-      if (push.pushed) {
-        marked_.fetch_add(push.pushed, std::memory_order_relaxed);
-        std::size_t now = stacked_.fetch_add(push.pushed, std::memory_order_relaxed) + push.pushed;
+      if (pushed) {
+        marked_.fetch_add(pushed, std::memory_order_relaxed);
+        std::size_t now = stacked_.fetch_add(pushed, std::memory_order_relaxed) + pushed;
         if (stack_limit_ && now > stack_limit_) {
           fail("the mark stacks reached their limit");
           break;

@@ -1,5 +1,5 @@
 // gc/marker.h -- internal: the parallel concurrent marker (phase 2 of
-// gc/phases.cc).  See marker.cc for the algorithm and its invariants.
+// gc/phase_driver.h).  See marker.cc for the algorithm and its invariants.
 #pragma once
 
 #include <atomic>

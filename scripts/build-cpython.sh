@@ -45,7 +45,7 @@ patchdir=$TRICOLOR_ROOT/runtime-patch
 # Bump when the build steps below change in a way that changes the result.
 recipe=2
 # The collector core that the tricolor interpreter links (the binding,
-# runtime-patch/files/Python/gc_tricolor.c, calls it through tricolor/tricolor.h).
+# runtime-patch/files/Python/gc_tricolor.c, calls it through tricolor/c_api.h).
 core_inputs=(CMakeLists.txt cmake include allocator/bitmap.c allocator/segment_map.c gc)
 
 flags_of() {  # flags_of VARIANT: configure flags

@@ -65,8 +65,8 @@
 #include "tricolor/collector.h"
 #include "tricolor/embedder.h"
 #include "tricolor/events.h"
-#include "tricolor/mutator.h"
 #include "tricolor/space.h"
+#include "tricolor/stop_the_world.h"
 
 namespace synthetic {
 

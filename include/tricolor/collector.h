@@ -1,7 +1,7 @@
 // tricolor/collector.h -- the collector: a mostly-concurrent mark and a
 // refcount-verified sweep over a Heap, driven through an Embedder.
 //
-// One collection (gc/phases.cc has the details and the proof sketch):
+// One collection (gc/phase_driver.h has the details and the proof sketch):
 //   1. root scan (STW): thread roots marked, black allocation on;
 //   2. concurrent mark: parallel marking from the roots while mutators run;
 //   3. candidate scan (concurrent): candidates = live & ~marked;

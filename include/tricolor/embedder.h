@@ -4,7 +4,7 @@
 // trace(), the external references from refcount(), and leaves every object
 // operation (finalizers, weak references, breaking cycles) to the runtime.
 //
-// Legal call order within one collection (see gc/phases.cc):
+// Legal call order within one collection (see gc/phase_driver.h):
 //   stop_world
 //     for_each_thread_root           world stopped
 //   start_world
@@ -72,7 +72,8 @@ class Embedder {
   virtual void for_each_thread_root(Visitor& v) { (void)v; }
 
   /// Stops the world. The default uses the collector's own World
-  /// (tricolor/mutator.h); a runtime with its own protocol overrides both.
+  /// (tricolor/stop_the_world.h); a runtime with its own protocol
+  /// overrides both.
   virtual void stop_world();
   /// Restarts the world stopped by stop_world().
   virtual void start_world();

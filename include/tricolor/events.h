@@ -12,7 +12,7 @@
 
 namespace tricolor {
 
-/// The phases of one collection, in order (see gc/phases.cc).
+/// The phases of one collection, in order (see gc/phase_driver.h).
 enum class Phase : int {
   kRootScan,         ///< STW: thread roots, black allocation on
   kConcurrentMark,   ///< mutators run; parallel marking from the roots
@@ -46,7 +46,7 @@ struct CollectionStats {
   std::size_t opaque_candidates = 0;  ///< candidates no concurrent pass could trace
   std::size_t expanded = 0;    ///< objects the pauses added behind opaque candidates
   std::size_t garbage = 0;     ///< handed to the embedder
-  std::size_t dependent = 0;   ///< of those, not candidates: held only by garbage (Verifier::held_only_by)
+  std::size_t dependent = 0;   ///< of those, the garbage's dependents: held only by it (Verifier::find_dependents)
   std::size_t resurrected = 0; ///< garbage found alive again
   std::size_t shaded = 0;      ///< Collector::shade() calls during the collection
   int mark_workers = 0;        ///< marker threads used

@@ -25,8 +25,9 @@
 //                               referent of a weak reference born during a
 //                               collection may die with it, and the black
 //                               weak reference's callback runs
-//   no-dependents               the verification pause does not add what
-//                               only the garbage holds (held_only_by): black
+//   no-dependents               the verification pause does not add the
+//                               garbage's dependents, what only the garbage
+//                               holds (Verifier::find_dependents): black
 //                               objects hanging off the garbage die by
 //                               reference counting when it is cleared, and
 //                               weak references among them get callbacks

@@ -8,7 +8,7 @@
  * and finds them from any pointer in O(1), lock-free, through a two-level
  * table over the 48-bit address space.  The runtime's allocation and free
  * hooks call tc_segment_map_on_alloc / _on_free; the collector reaches the
- * map through tc_segment_map_heap_ops() (tricolor/tricolor.h), with the
+ * map through tc_segment_map_heap_ops() (tricolor/c_api.h), with the
  * map itself as the context.
  *
  * Invariants:
@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #include "tricolor/bitmap.h"
-#include "tricolor/tricolor.h"
+#include "tricolor/c_api.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,6 +1,6 @@
 /* The C API from an install tree, compiled as C: a world and a collector
  * set-up that must be refused (no stop_world and no world). */
-#include <tricolor/tricolor.h>
+#include <tricolor/c_api.h>
 
 int c_api_smoke(void) {
     tc_world *w = tc_world_new();

@@ -2,8 +2,8 @@
 // thread.  Builds a garbage cycle and a live pair, collects, checks.
 #include <tricolor/collector.h>
 #include <tricolor/embedder.h>
-#include <tricolor/mutator.h>
 #include <tricolor/space.h>
+#include <tricolor/stop_the_world.h>
 
 #include <cstdio>
 

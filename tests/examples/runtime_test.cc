@@ -150,8 +150,9 @@ TEST(Runtime, AWeakReferenceBornDuringACollectionDiesWithItsReferentWithoutCallb
 // cleared (reference counting).  Here a black object and a black weak
 // reference to it (with a callback) hang off a white cycle: stock would
 // find all three unreachable at once and run no callback; the verification
-// pause must add what only the garbage holds (Verifier::held_only_by) so
-// that the weak reference is judged with the rest.
+// pause must add the garbage's dependents, what only the garbage holds
+// (Verifier::find_dependents), so that the weak reference is judged with
+// the rest.
 TEST(Runtime, WeakReferencesHangingOffGarbageDieWithoutCallback) {
   Runtime rt(tricolor_test::synthetic_config());
   int callbacks = 0;

@@ -1,4 +1,4 @@
-/* tests/gc/c_api_runtime.c -- a runtime written in C on tricolor/tricolor.h:
+/* tests/gc/c_api_runtime.c -- a runtime written in C on tricolor/c_api.h:
  * the test of the C API compiles it as C, so the header must be C.
  *
  * Two-slot nodes with atomic refcounts, bump-allocated alternately in two
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tricolor/c_api.h"
 #include "tricolor/segment_map.h"
-#include "tricolor/tricolor.h"
 
 #define SEGMENT_SHIFT 20
 #define SEGMENT_BYTES ((size_t)1 << SEGMENT_SHIFT)

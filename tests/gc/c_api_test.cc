@@ -1,4 +1,4 @@
-// Tests of gc/c_api.cc (tricolor/tricolor.h): a runtime written in C
+// Tests of gc/c_api.cc (tricolor/c_api.h): a runtime written in C
 // (c_api_runtime.c, compiled as C) drives the collector through the C API,
 // over a tc_segment_map heap whose nodes are spread across two segments.
 // Both modes must free exactly its garbage rings and the concurrent one
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "tests/gc/c_api_runtime.h"
-#include "tricolor/tricolor.h"
+#include "tricolor/c_api.h"
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include "tricolor/collector.h"
 #include "tricolor/embedder.h"
 #include "tricolor/heap.h"
-#include "tricolor/mutator.h"
+#include "tricolor/stop_the_world.h"
 
 namespace {
 

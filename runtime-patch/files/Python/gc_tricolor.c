@@ -5,7 +5,7 @@
  * handle_legacy_finalizers) so that the order and the semantics of what
  * happens to garbage stay stock's.  The collector itself -- marking, the
  * candidate scan, the candidate filter, the verification in batches, the
- * resurrection check -- is the core (tricolor/tricolor.h), linked in as a
+ * resurrection check -- is the core (tricolor/c_api.h), linked in as a
  * static library; this file is its embedder.
  *
  * Modes (one per process, chosen at _PyGC_Init of the main interpreter):
@@ -75,7 +75,7 @@
 #include <signal.h>
 
 #include "tricolor/segment_map.h"
-#include "tricolor/tricolor.h"
+#include "tricolor/c_api.h"
 
 #include "pycore_moduleobject.h"  // PyModuleObject
 #include "pycore_frame.h"         // _PyInterpreterFrame
@@ -180,7 +180,7 @@ _PyGC_TricolorOnFree(PyObject *op)
  *     collection, hanging off a white cycle) would die by reference
  *     counting in tp_clear, running the callbacks of the weak references
  *     among them; the core adds them to the garbage in the verify pause
- *     (Verifier::held_only_by), so clear_weakrefs() judges them too.
+ *     (Verifier::find_dependents), so clear_weakrefs() judges them too.
  *   - garbage is found in batches, one pause each; the weak references to
  *     a batch's garbage are cleared at the end of its pause and the live
  *     ones queued, with a reference, for their callbacks -- but a queued

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Pause cost of Verifier::held_only_by (papers/design.md §7.5), side by side.
+"""Pause cost of Verifier::find_dependents (papers/design.md §7.5), side by side.
 
-    bench/held_only_by_cost.py [--build build/mutants] [--runs 4] [--objects 1000000]
+    bench/dependents_cost.py [--build build/mutants] [--runs 4] [--objects 1000000]
 
 Runs bench/core_pause from a -DTRICOLOR_MUTANTS=ON build (stress/run
 mutants makes build/mutants; `cmake --build build/mutants --target
@@ -22,7 +22,7 @@ ap.add_argument("--runs", type=int, default=4)
 ap.add_argument("--objects", type=int, default=1000000)
 args = ap.parse_args()
 exe = os.path.join(args.build, "bench", "core_pause")
-res = {"with held_only_by": [], "without (no-dependents)": []}
+res = {"with find_dependents": [], "without (no-dependents)": []}
 for _ in range(args.runs):
     for name, env in zip(res, ({}, {"TRICOLOR_MUTANT": "no-dependents"})):
         out = subprocess.run([exe, "--objects", str(args.objects), "--mode", "concurrent",

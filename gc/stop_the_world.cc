@@ -1,4 +1,5 @@
-// gc/safepoint.cc -- the stop-the-world protocol of tricolor/mutator.h.
+// gc/stop_the_world.cc -- the stop-the-world protocol of
+// tricolor/stop_the_world.h: World, attach/detach, park, stop/start.
 //
 // Records.  Every thread attached to a World owns one heap-allocated Record
 // (state, inactive depth).  The World keeps the set of its records under its
@@ -87,6 +88,8 @@
 // wait for its turn behind another stop(), which is not counted) to the
 // moment the last other mutator is seen stopped; pause_ns from then to
 // start().  Both come from std::chrono::steady_clock, so are >= 0.
+#include "tricolor/stop_the_world.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -96,7 +99,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "tricolor/mutator.h"
 #include "tricolor/mutants.h"
 
 namespace tricolor {

@@ -1,5 +1,5 @@
-// tests/gc/safepoint_test.cc -- tests of the mutator protocol
-// (tricolor/mutator.h, gc/safepoint.cc).
+// tests/gc/stop_the_world_test.cc -- tests of the stop-the-world protocol
+// (tricolor/stop_the_world.h, gc/stop_the_world.cc).
 //
 // Strategy.  The protocol's promise is a safety property (once stop()
 // returns, no other attached thread runs heap code until start()) plus a
@@ -43,7 +43,7 @@
 #include <thread>
 #include <vector>
 
-#include "tricolor/mutator.h"
+#include "tricolor/stop_the_world.h"
 
 namespace tricolor {
 namespace {

@@ -1,65 +1,32 @@
-// gc/verify.h -- internal: the candidate set and the refcount verification
-// that runs with the world stopped (phases 4 and 6 of gc/phases.cc).
+// gc/verifier.h -- internal: the refcount verification, stock CPython's
+// cycle detection restricted to a candidate set (phases 3b, 4 and 6 of
+// gc/phase_driver.h).
 //
-// The candidate set is a snapshot of bitmap words (one bit per granule, as
-// in the Heap) with a prefix count per word, so that "is obj a candidate,
-// and which one" is O(1): index = prefix[word] + popcount(bits below obj).
+//   guess_garbage()      phase 3b, world running: the candidate filter;
+//   Verifier::find_garbage(), then find_dependents()
+//                        phase 4, world stopped, once per batch;
+//   Verifier::find_resurrected()
+//                        phase 6, world stopped, over a batch's garbage.
 //
-// Call order: build*() (world running or stopped), optionally guess_garbage()
-// and build_from_list() over its result (world running), then find_garbage() with
-// the world stopped, then resurrected() with the world stopped again.
+// Call order: CandidateSet::build*() (world running or stopped), optionally
+// guess_garbage() and build_from_list() over its result (world running),
+// then find_garbage() with the world stopped, then find_resurrected() with
+// the world stopped again.  The algorithm, why it is sound for any
+// candidate subset, and the concurrency rule of each field: verifier.cc.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
-#include <cstdint>
-#include <memory>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
-#include "tricolor/bitmap.h"
+#include "gc/candidate_set.h"
 
 namespace tricolor {
 
 class Embedder;
 class Heap;
-
-/// An indexed snapshot of candidate objects.
-class CandidateSet {
- public:
-  static constexpr std::size_t npos = ~std::size_t{0};
-
-  /// Candidates = live & ~marked (or every live object if `all`), read from
-  /// the Heap's bitmaps in parallel.
-  void build_from_heap(const Heap& heap, bool all);
-  /// Candidates = exactly `objects` (each must be an object of `heap`).
-  void build_from_list(const Heap& heap, std::span<void* const> objects);
-
-  /// Number of candidates.
-  std::size_t size() const { return objects_.size(); }
-  /// The i-th candidate, in address order (arenas sorted by address).
-  void* object(std::size_t i) const { return objects_[i]; }
-  /// Every candidate, in index order.
-  std::span<void* const> objects() const { return objects_; }
-  /// The index of `obj`, or npos if it is not a candidate.
-  std::size_t index_of(const void* obj) const;
-  /// Every index, 0 .. size() - 1.
-  std::vector<std::size_t> indices() const;
-
- private:
-  struct Arena {
-    uintptr_t base = 0, limit = 0;
-    std::vector<std::uint64_t> bits;    // candidate bits, one per granule
-    std::vector<std::uint32_t> prefix;  // candidates before each word, in this arena
-    std::size_t first = 0;              // index of this arena's first candidate
-  };
-  void index();  // fills prefix, first and objects_ from bits
-  std::size_t find_arena(uintptr_t p) const;  // binary search; npos if none
-  std::vector<Arena> arenas_;  // sorted by base
-  std::vector<void*> objects_;
-};
 
 /// Result of a verification.
 struct VerifyResult {
@@ -67,23 +34,6 @@ struct VerifyResult {
   std::size_t excluded = 0;    ///< candidates the embedder called not collectable
   std::size_t expanded = 0;    ///< objects added to the batch behind opaque members
 };
-
-/// Splits the candidates into batches of whole connected components of at
-/// most `batch` objects each (a bigger component gets a batch of its own),
-/// for one short pause per batch.  World running: the components come from
-/// a concurrent union-find over Embedder::trace(concurrent=true), so they
-/// may be wrong -- which only leaves a garbage cycle split across batches
-/// for the next collection, never frees a live object.  batch == 0: one
-/// batch with every candidate.
-/// Splits the candidates into batches of whole connected components (by
-/// concurrent traces; a racy union-find), at most `batch` objects each
-/// unless one component is larger.  Candidates whose concurrent trace
-/// returned false are appended to *opaque (if given): their edges are
-/// unknown, so a batch holding one is closed over them in the pause
-/// (Verifier::find_garbage's expand_from).
-std::vector<std::vector<std::size_t>> batch_by_component(Embedder& embedder, const CandidateSet& cands,
-                                                         std::size_t batch,
-                                                         std::vector<void*>* opaque = nullptr);
 
 /// The verification over a subset of a candidate set.  The scratch arrays
 /// are sized once per candidate set and reused across batches.
@@ -117,18 +67,19 @@ class Verifier {
   VerifyResult find_garbage(std::span<const std::size_t> members,
                             std::span<void* const> expand_from = {});
 
-  /// With the world stopped, right after find_garbage(): the objects
-  /// outside `garbage` that only `garbage` holds, directly or through one
-  /// another -- those its clearing will free by reference counting (the
-  /// fixpoint: an object is in when its references all come from the
-  /// garbage or from objects already in).  Chiefly floating garbage: black
-  /// objects (born during the collection) hanging off white garbage.  The
-  /// embedder must treat them as garbage of this collection, or weak
-  /// references among them would get callbacks CPython never runs (they
-  /// die with their referents, papers/design.md §7.5).  Sound: the union
-  /// is closed under referrers, and the garbage is unreachable.  Cycles
-  /// among them are not followed (they float to the next collection).
-  std::vector<void*> held_only_by(std::span<void* const> garbage);
+  /// With the world stopped, right after find_garbage(): the garbage's
+  /// dependents, the objects outside `garbage` held only by it, directly
+  /// or through one another -- those its clearing will free by reference
+  /// counting (the fixpoint: an object is a dependent when its references
+  /// all come from the garbage or from dependents already found).  Chiefly
+  /// floating garbage: black objects (born during the collection) hanging
+  /// off white garbage.  The embedder must treat them as garbage of this
+  /// collection, or weak references among them would get callbacks CPython
+  /// never runs (they die with their referents, papers/design.md §7.5).
+  /// Sound: the union is closed under referrers, and the garbage is
+  /// unreachable.  Cycles among them are not followed (they float to the
+  /// next collection).
+  std::vector<void*> find_dependents(std::span<void* const> garbage);
 
   /// With the world stopped after finalization: which of `garbage` (each
   /// held once by the collector, see Embedder::hold) is reachable from

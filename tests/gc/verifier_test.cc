@@ -1,8 +1,9 @@
-// Tests of gc/verify.cc: the candidate set and the restricted verification.
+// Tests of gc/verifier.cc: the restricted verification and the candidate
+// filter (gc/candidate_set.cc's indexing is tests/gc/candidate_set_test.cc's).
 //
-// Strategy: unit tests pin down CandidateSet indexing and the verification
-// on hand-built graphs (a cycle, a cycle held from outside, a chain into a
-// cycle, a non-collectable candidate).  The property test builds a random
+// Strategy: unit tests pin down the verification on hand-built graphs (a
+// cycle, a cycle held from outside, a chain into a cycle, a non-collectable
+// candidate).  The property test builds a random
 // object graph with the synthetic runtime, holds random external
 // references, and checks the lemma the collector rests on:
 //   * for ANY candidate subset, find_garbage() returns nothing reachable
@@ -14,7 +15,7 @@
 // and then that real collections (concurrent, then full-STW) free exactly
 // the unreachable objects.  Run it with RC_PARAMS="max_success=10000" (ctest
 // does); rapidcheck prints the seed, and RC_PARAMS="seed=N" replays a run.
-#include "gc/verify.h"
+#include "gc/verifier.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -33,31 +34,6 @@ using synthetic::Object;
 using synthetic::Runtime;
 
 std::set<void*> as_set(const std::vector<void*>& v) { return {v.begin(), v.end()}; }
-
-TEST(CandidateSet, IndexesObjectsInAddressOrder) {
-  Runtime rt(tricolor_test::synthetic_config());
-  synthetic::Mutator self(rt);
-  std::vector<Object*> objs;
-  for (int i = 0; i < 1000; i++) objs.push_back(rt.allocate(i % 5));
-  std::vector<void*> some;
-  for (int i = 0; i < 1000; i += 3) some.push_back(objs[i]);
-  tricolor::CandidateSet c;
-  c.build_from_list(rt.space(), some);
-  ASSERT_EQ(c.size(), some.size());
-  for (std::size_t i = 0; i < c.size(); i++) {
-    EXPECT_EQ(c.index_of(c.object(i)), i);
-    if (i) {
-      EXPECT_LT(c.object(i - 1), c.object(i));
-    }
-  }
-  EXPECT_EQ(c.index_of(objs[1]), tricolor::CandidateSet::npos);
-  EXPECT_EQ(c.index_of(reinterpret_cast<char*>(objs[0]) + 16), tricolor::CandidateSet::npos);
-  EXPECT_EQ(c.index_of(&c), tricolor::CandidateSet::npos);
-  tricolor::CandidateSet all;
-  all.build_from_heap(rt.space(), /*all=*/true);
-  EXPECT_EQ(all.size(), 1000u);
-  for (Object* o : objs) rt.decref(o);
-}
 
 TEST(Verify, FindsACycleButNotACycleHeldFromOutside) {
   Runtime rt(tricolor_test::synthetic_config());

@@ -1,4 +1,5 @@
-// Tests of gc/phases.cc: whole collections through the synthetic runtime.
+// Tests of gc/phase_driver.cc and gc/collector.cc: whole collections
+// through the synthetic runtime.
 //
 // Strategy: each test builds a heap whose fate is known -- rooted objects,
 // garbage cycles, a resurrecting finalizer -- runs collections in both

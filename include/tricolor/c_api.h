@@ -1,4 +1,4 @@
-/* tricolor/tricolor.h -- the collector's C API, for runtimes written in C
+/* tricolor/c_api.h -- the collector's C API, for runtimes written in C
  * (the CPython binding among them).
  *
  * The same collector as tricolor/collector.h, with its two interfaces as
@@ -11,16 +11,16 @@
  * headers; read them there.
  *
  * A runtime without a stop-the-world protocol of its own uses a tc_world
- * (tricolor/mutator.h's World): leave stop_world/start_world NULL and pass
- * the world to tc_collector_new().
+ * (tricolor/stop_the_world.h's World): leave stop_world/start_world NULL
+ * and pass the world to tc_collector_new().
  *
  * Errors: a function that can fail returns NULL or -1 and leaves a message
  * for tc_last_error() on the calling thread (misuse such as detaching a
  * thread that is not attached, or a table missing a required callback).
  * No C++ exception crosses this API.
  */
-#ifndef TRICOLOR_TRICOLOR_H
-#define TRICOLOR_TRICOLOR_H
+#ifndef TRICOLOR_C_API_H
+#define TRICOLOR_C_API_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -126,10 +126,10 @@ typedef struct tc_stats {
     int64_t max_pause_ns; /**< the longest pause, stopped -> restarted */
     int64_t max_wait_ns;  /**< the longest time-to-safepoint */
     size_t shaded;        /**< tc_collector_shade() calls during it */
-    size_t dependent;     /**< garbage held only by the verified garbage */
+    size_t dependent;     /**< the garbage's dependents: held only by the verified garbage */
 } tc_stats;
 
-/** A mutator protocol (tricolor::World). */
+/** The stop-the-world protocol (tricolor::World, tricolor/stop_the_world.h). */
 typedef struct tc_world tc_world;
 /** A new world with no mutator; NULL if memory is out. */
 tc_world *tc_world_new(void);
@@ -178,4 +178,4 @@ const char *tc_last_error(void);
 }
 #endif
 
-#endif /* TRICOLOR_TRICOLOR_H */
+#endif /* TRICOLOR_C_API_H */

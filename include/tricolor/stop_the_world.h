@@ -1,6 +1,7 @@
-// tricolor/mutator.h -- a stop-the-world protocol for embedders that have
-// none: attach/detach, a safepoint poll, inactive regions, and stop/start
-// with time-to-safepoint accounting.
+// tricolor/stop_the_world.h -- the stop-the-world protocol, for embedders
+// that have none: a World of mutator threads, attach/detach, a safepoint
+// poll, inactive regions, and stop/start with time-to-safepoint accounting
+// (implemented in gc/stop_the_world.cc).
 //
 // States of an attached mutator (a thread registered with a World):
 //   RUNNING   may touch the heap; must poll safepoint() regularly;

@@ -1,7 +1,7 @@
-// gc/verify.cc -- the refcount verification: stock CPython's cycle
+// gc/verifier.cc -- the refcount verification: stock CPython's cycle
 // detection, restricted to a candidate set.
 //
-// find_garbage(C), world stopped:
+// find_garbage(C), world stopped (phase 4):
 //   1. refs[i] = refcount(c_i) for every collectable candidate; a candidate
 //      that is not collectable is EXCLUDED (treated as referenced from
 //      outside: never garbage, its references never subtracted);
@@ -20,14 +20,17 @@
 // step 2 never subtracts that reference, so that candidate has refs > 0 and
 // step 3 reaches x.
 //
-// find_resurrected(G), world stopped, after finalizers ran: the same over
-// the garbage set G, with each refcount less the one reference the collector
-// holds.
+// find_dependents(G), world stopped, right after find_garbage (phase 4):
+// the garbage's dependents, what only G holds (see verifier.h).
 //
-// guess_garbage(C), world running: the same trial deletion over all of C
-// with racy refcounts and concurrent traces -- the candidate filter.  What
-// it calls garbage is only a guess, verified with the world stopped.  Its
-// errors either way are harmless:
+// find_resurrected(G), world stopped, after finalizers ran (phase 6): the
+// same over the garbage set G, with each refcount less the one reference
+// the collector holds.
+//
+// guess_garbage(C), world running (phase 3b): the same trial deletion over
+// all of C with racy refcounts and concurrent traces -- the candidate
+// filter.  What it calls garbage is only a guess, verified with the world
+// stopped.  Its errors either way are harmless:
 //   * a live object guessed garbage is kept by that verification;
 //   * a garbage object guessed alive survives this collection.  Only
 //     garbage made while the filter runs can be: an object that was already
@@ -36,25 +39,30 @@
 //     run computes for it exactly what a stopped one would.
 //
 // Batches: both run over a subset of C -- a batch of whole connected
-// components (batch_by_component) -- so that each pause is bounded by the
-// batch, not by |C|.  That is sound by the same lemma; a cycle the racy
+// components (gc/component_batching.h) -- so that each pause is bounded by
+// the batch, not by |C|.  That is sound by the same lemma; a cycle the racy
 // union-find split across two batches survives this collection.
 //
-// Concurrency: refs[], alive[] and the union-find's parent[] are atomics
-// updated by TBB tasks of the calling arena; local_ is written only by the
-// calling thread between parallel steps; everything else is read-only
-// while they run.
-#include "gc/verify.h"
+// The trial deletion (steps 1-3, trial_deletion() below) lives in this
+// file, not in one of its own: it is only the mechanism of the three
+// verifications here -- find_garbage, find_resurrected and guess_garbage --
+// and nothing else calls it.
+//
+// Concurrency: refs[], alive[] and opaque[] are atomics updated by TBB
+// tasks of the calling arena; local_, extra_ and taken_ are written only by
+// the calling thread between parallel steps; shaded_ is set by the driver
+// between pauses; everything else is read-only while they run.
+#include "gc/verifier.h"
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
-#include <bit>
-#include <numeric>
-#include <unordered_map>
-#include <unordered_set>
+#include <atomic>
+#include <cstdint>
+#include <memory>
 
+#include "gc/visitor.h"
 #include "tricolor/embedder.h"
 #include "tricolor/heap.h"
 #include "tricolor/mutants.h"
@@ -64,22 +72,6 @@ namespace tricolor {
 namespace {
 
 constexpr std::int64_t kExcluded = INT64_MIN;
-
-template <class F>
-class FnVisitor final : public Visitor {
- public:
-  explicit FnVisitor(F& f) : f_(f) {}
-  void visit(void* obj) override { f_(obj); }
-
- private:
-  F& f_;
-};
-
-template <class F>
-bool trace(Embedder& e, void* obj, bool concurrent, F&& f) {
-  FnVisitor<std::remove_reference_t<F>> v(f);
-  return e.trace(obj, v, concurrent);
-}
 
 // Trial deletion over `objects`, the core of both verifications and of the
 // candidate filter (`concurrent`: the world runs, so traces are concurrent
@@ -154,196 +146,6 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
 
 }  // namespace
 
-// The heap's arenas sorted by address, so that a pointer finds its arena by
-// binary search: a CPython heap has one arena per 32 MiB segment, hundreds
-// of them, and every reference the verification reads is looked up.
-static std::vector<ArenaBitmaps> sorted_arenas(const Heap& heap) {
-  std::vector<ArenaBitmaps> out(heap.arena_count());
-  for (std::size_t a = 0; a < out.size(); a++) out[a] = heap.arena_bitmaps(a);
-  std::sort(out.begin(), out.end(),
-            [](const ArenaBitmaps& x, const ArenaBitmaps& y) { return x.starts.base < y.starts.base; });
-  return out;
-}
-
-std::size_t CandidateSet::find_arena(uintptr_t p) const {
-  auto it = std::upper_bound(arenas_.begin(), arenas_.end(), p,
-                             [](uintptr_t v, const Arena& ar) { return v < ar.base; });
-  if (it == arenas_.begin() || p >= std::prev(it)->limit) return npos;
-  return static_cast<std::size_t>(std::prev(it) - arenas_.begin());
-}
-
-void CandidateSet::build_from_heap(const Heap& heap, bool all) {
-  std::vector<ArenaBitmaps> bms = sorted_arenas(heap);
-  std::size_t n = bms.size();
-  arenas_.assign(n, Arena{});
-  for (std::size_t a = 0; a < n; a++) {
-    ArenaBitmaps bm = bms[a];
-    Arena& ar = arenas_[a];
-    ar.base = bm.starts.base;
-    ar.limit = bm.starts.base + bm.starts.words * TC_WORD_SPAN;
-    ar.bits.resize(bm.starts.words);
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, bm.starts.words, 4096),
-                      [&](const tbb::blocked_range<std::size_t>& r) {
-      for (std::size_t w = r.begin(); w != r.end(); w++) {
-        std::uint64_t s = __atomic_load_n(&bm.starts.bits[w], __ATOMIC_ACQUIRE);
-        std::uint64_t m = all ? 0 : __atomic_load_n(&bm.marks.bits[w], __ATOMIC_RELAXED);
-        if (TC_MUTANT(CandidatesIgnoreLiveBit)) s = ~std::uint64_t{0};
-        ar.bits[w] = s & ~m;
-      }
-    });
-  }
-  index();
-}
-
-void CandidateSet::build_from_list(const Heap& heap, std::span<void* const> objects) {
-  std::vector<ArenaBitmaps> bms = sorted_arenas(heap);
-  std::size_t n = bms.size();
-  arenas_.assign(n, Arena{});
-  for (std::size_t a = 0; a < n; a++) {
-    arenas_[a].base = bms[a].starts.base;
-    arenas_[a].limit = bms[a].starts.base + bms[a].starts.words * TC_WORD_SPAN;
-    arenas_[a].bits.assign(bms[a].starts.words, 0);
-  }
-  for (void* obj : objects) {
-    auto p = reinterpret_cast<uintptr_t>(obj);
-    if (std::size_t a = find_arena(p); a != npos) {
-      std::size_t g = (p - arenas_[a].base) / TC_GRANULE;
-      arenas_[a].bits[g / 64] |= std::uint64_t{1} << (g % 64);
-    }
-  }
-  index();
-}
-
-void CandidateSet::index() {
-  std::size_t total = 0;
-  for (Arena& ar : arenas_) {
-    ar.first = total;
-    ar.prefix.resize(ar.bits.size());
-    std::uint32_t count = 0;
-    for (std::size_t w = 0; w < ar.bits.size(); w++) {
-      ar.prefix[w] = count;
-      count += static_cast<std::uint32_t>(std::popcount(ar.bits[w]));
-    }
-    total += count;
-  }
-  objects_.resize(total);
-  for (Arena& ar : arenas_) {
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, ar.bits.size(), 4096),
-                      [&](const tbb::blocked_range<std::size_t>& r) {
-      for (std::size_t w = r.begin(); w != r.end(); w++) {
-        std::size_t k = ar.first + ar.prefix[w];
-        for (std::uint64_t b = ar.bits[w]; b; b &= b - 1) {
-          std::size_t g = w * 64 + static_cast<std::size_t>(std::countr_zero(b));
-          objects_[k++] = reinterpret_cast<void*>(ar.base + g * TC_GRANULE);
-        }
-      }
-    });
-  }
-}
-
-std::vector<std::size_t> CandidateSet::indices() const {
-  std::vector<std::size_t> all(size());
-  std::iota(all.begin(), all.end(), std::size_t{0});
-  return all;
-}
-
-std::size_t CandidateSet::index_of(const void* obj) const {
-  auto p = reinterpret_cast<uintptr_t>(obj);
-  const std::size_t a = find_arena(p);
-  if (a == npos) return npos;
-  const Arena* ar = &arenas_[a];
-  if ((p - ar->base) % TC_GRANULE) return npos;
-  std::size_t g = (p - ar->base) / TC_GRANULE;
-  std::uint64_t word = ar->bits[g / 64];
-  std::uint64_t bit = std::uint64_t{1} << (g % 64);
-  if (!(word & bit)) return npos;
-  return ar->first + ar->prefix[g / 64] + static_cast<std::size_t>(std::popcount(word & (bit - 1)));
-}
-
-std::vector<std::vector<std::size_t>> batch_by_component(Embedder& e, const CandidateSet& cands,
-                                                         std::size_t batch, std::vector<void*>* opaque) {
-  std::size_t n = cands.size();
-  std::vector<std::vector<std::size_t>> out;
-  if (batch == 0 || n <= batch) {
-    out.push_back(cands.indices());
-    return out;
-  }
-  // Lock-free union-find: parent[] only ever points to a smaller index, so
-  // a root is the smallest index of its component and links never cycle.
-  std::unique_ptr<std::atomic<std::size_t>[]> parent(new std::atomic<std::size_t>[n]);
-  std::unique_ptr<std::atomic<std::uint8_t>[]> is_opaque(new std::atomic<std::uint8_t>[n]);
-  for (std::size_t i = 0; i < n; i++) {
-    parent[i].store(i, std::memory_order_relaxed);
-    is_opaque[i].store(0, std::memory_order_relaxed);
-  }
-  auto find = [&](std::size_t x) {
-    for (;;) {
-      std::size_t p = parent[x].load(std::memory_order_relaxed);
-      if (p == x) return x;
-      std::size_t gp = parent[p].load(std::memory_order_relaxed);
-      if (gp != p) parent[x].compare_exchange_weak(p, gp, std::memory_order_relaxed);  // halve the path
-      x = gp;
-    }
-  };
-  auto unite = [&](std::size_t a, std::size_t b) {
-    for (;;) {
-      a = find(a);
-      b = find(b);
-      if (a == b) return;
-      if (a < b) std::swap(a, b);  // link the larger root under the smaller
-      std::size_t expected = a;
-      if (parent[a].compare_exchange_strong(expected, b, std::memory_order_relaxed)) return;
-    }
-  };
-  using Range = tbb::blocked_range<std::size_t>;
-  tbb::parallel_for(Range(0, n, 256), [&](const Range& r) {
-    class Unite final : public Visitor {
-     public:
-      Unite(const CandidateSet& c, decltype(unite)& u) : c_(c), u_(u) {}
-      void visit(void* child) override {
-        std::size_t j = c_.index_of(child);
-        if (j != CandidateSet::npos) u_(i, j);
-      }
-      std::size_t i = 0;
-
-     private:
-      const CandidateSet& c_;
-      decltype(unite)& u_;
-    } v(cands, unite);
-    for (std::size_t i = r.begin(); i != r.end(); i++) {
-      v.i = i;
-      if (!e.trace(cands.object(i), v, /*concurrent=*/true)) is_opaque[i].store(1, std::memory_order_relaxed);
-    }
-  });
-  // Opaque candidates share one component: their edges are unknown, so two
-  // of them in a cycle must be verified in the same pause.
-  std::size_t first_opaque = CandidateSet::npos;
-  for (std::size_t i = 0; i < n; i++) {
-    if (!is_opaque[i].load(std::memory_order_relaxed)) continue;
-    if (opaque) opaque->push_back(cands.object(i));
-    if (first_opaque == CandidateSet::npos) first_opaque = i;
-    else unite(first_opaque, i);
-  }
-  // Pack whole components, in order of their smallest index, into batches.
-  std::vector<std::size_t> size(n, 0), slot(n, CandidateSet::npos);
-  std::vector<std::size_t> root(n);
-  for (std::size_t i = 0; i < n; i++) size[root[i] = find(i)]++;
-  std::size_t filled = batch;  // forces a new batch first
-  for (std::size_t i = 0; i < n; i++) {
-    std::size_t r = root[i];
-    if (slot[r] == CandidateSet::npos) {
-      if (filled + size[r] > batch && filled > 0) {
-        out.emplace_back();
-        filled = 0;
-      }
-      slot[r] = out.size() - 1;
-      filled += size[r];
-    }
-    out[slot[r]].push_back(i);
-  }
-  return out;
-}
-
 Verifier::Verifier(Embedder& e, const CandidateSet& cands, const CandidateSet* domain,
                    const Heap* heap)
     : embedder_(e), cands_(cands), domain_(domain), heap_(heap),
@@ -414,7 +216,7 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
   return out;
 }
 
-std::vector<void*> Verifier::held_only_by(std::span<void* const> garbage) {
+std::vector<void*> Verifier::find_dependents(std::span<void* const> garbage) {
   // Every object the garbage references is counted, candidates included: a
   // candidate the verification kept alive may be held only by a marked
   // object that only the garbage holds, and a candidate of another batch
