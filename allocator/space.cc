@@ -174,7 +174,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "tricolor/mutants.h"
+#include "gc/mutants.h"
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>

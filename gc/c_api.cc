@@ -61,6 +61,10 @@ class CEmbedder final : public tricolor::Embedder {
   }
   void for_each_thread_root(tricolor::Visitor& v) override {
     if (ops_.for_each_thread_root) ops_.for_each_thread_root(ctx_, as_c(v));
+    else Embedder::for_each_thread_root(v);  // for_each_mutator_root per thread
+  }
+  void for_each_mutator_root(void* roots, tricolor::Visitor& v) override {
+    if (ops_.for_each_mutator_root) ops_.for_each_mutator_root(ctx_, roots, as_c(v));
   }
   void stop_world() override {
     if (ops_.stop_world) ops_.stop_world(ctx_);
@@ -148,6 +152,9 @@ int tc_world_enter_inactive(tc_world* w) {
 int tc_world_leave_inactive(tc_world* w) {
   return guarded(-1, [&] { w->world.leave_inactive(); return 0; });
 }
+int tc_world_set_roots(tc_world* w, void* roots) {
+  return guarded(-1, [&] { w->world.set_roots(roots); return 0; });
+}
 int tc_world_safepoint(tc_world* w) {
   // The C++ poll checks attachment only in debug builds; the C one always
   // does (a C caller has no exception to catch a late failure with).
@@ -209,7 +216,8 @@ int tc_collector_collect(tc_collector* c, int mode, tc_stats* out) {
       *out = tc_stats{st.full_stw,      st.fell_back,         st.marked,          st.candidates,
                       st.verified,      st.opaque_marked,     st.opaque_candidates, st.expanded,
                       st.garbage,       st.resurrected,       st.pause_ns.size(), st.max_pause_ns(),
-                      max_wait,         st.shaded,            st.dependent};
+                      max_wait,         st.shaded,            st.dependent,
+                      st.objects};
     }
     return 0;
   });

@@ -8,12 +8,13 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <iterator>
 #include <numeric>
 
+#include "gc/mutants.h"
 #include "tricolor/heap.h"
-#include "tricolor/mutants.h"
 
 namespace tricolor {
 
@@ -39,6 +40,7 @@ void CandidateSet::build_from_heap(const Heap& heap, bool all) {
   std::vector<ArenaBitmaps> bms = sorted_arenas(heap);
   std::size_t n = bms.size();
   arenas_.assign(n, Arena{});
+  std::atomic<std::size_t> live{0};  // relaxed: summed once the loops joined
   for (std::size_t a = 0; a < n; a++) {
     ArenaBitmaps bm = bms[a];
     Arena& ar = arenas_[a];
@@ -47,14 +49,18 @@ void CandidateSet::build_from_heap(const Heap& heap, bool all) {
     ar.bits.resize(bm.starts.words);
     tbb::parallel_for(tbb::blocked_range<std::size_t>(0, bm.starts.words, 4096),
                       [&](const tbb::blocked_range<std::size_t>& r) {
+      std::size_t objects = 0;
       for (std::size_t w = r.begin(); w != r.end(); w++) {
         std::uint64_t s = __atomic_load_n(&bm.starts.bits[w], __ATOMIC_ACQUIRE);
         std::uint64_t m = all ? 0 : __atomic_load_n(&bm.marks.bits[w], __ATOMIC_RELAXED);
+        objects += static_cast<std::size_t>(std::popcount(s));
         if (TC_MUTANT(CandidatesIgnoreLiveBit)) s = ~std::uint64_t{0};
         ar.bits[w] = s & ~m;
       }
+      live.fetch_add(objects, std::memory_order_relaxed);
     });
   }
+  heap_objects_ = live.load(std::memory_order_relaxed);
   index();
 }
 

@@ -38,6 +38,9 @@ class CandidateSet {
   /// Candidates = live & ~marked (or every live object if `all`), read from
   /// the Heap's bitmaps in parallel.
   void build_from_heap(const Heap& heap, bool all);
+  /// The objects of the Heap (starts bits set, marked or not) that the last
+  /// build_from_heap() read: CollectionStats::objects.
+  std::size_t heap_objects() const { return heap_objects_; }
   /// Candidates = exactly `objects` (each must be an object of `heap`).
   void build_from_list(const Heap& heap, std::span<void* const> objects);
 
@@ -63,6 +66,7 @@ class CandidateSet {
   std::size_t find_arena(uintptr_t p) const;  // binary search; npos if none
   std::vector<Arena> arenas_;  // sorted by base
   std::vector<void*> objects_;
+  std::size_t heap_objects_ = 0;  // see heap_objects()
 };
 
 }  // namespace tricolor

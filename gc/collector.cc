@@ -14,8 +14,8 @@
 #include <mutex>
 #include <thread>
 
+#include "gc/mutants.h"
 #include "gc/phase_driver.h"
-#include "tricolor/mutants.h"
 #include "tricolor/stop_the_world.h"
 
 namespace tricolor {

@@ -1,7 +1,7 @@
 // gc/embedder.cc -- Embedder's defaults: world control by the collector's
 // own World (tricolor/stop_the_world.h), for runtimes that have no
-// stop-the-world protocol of their own, and a refcount error reported on
-// stderr.
+// stop-the-world protocol of their own; thread roots from the contexts its
+// mutators gave World::set_roots(); a refcount error reported on stderr.
 #include "tricolor/embedder.h"
 
 #include <cstdio>
@@ -23,6 +23,13 @@ void Embedder::start_world() {
     throw UsageError("Embedder::start_world(): no World was given to the Collector");
   }
   world_->start();
+}
+
+// World stopped (the root scan): the contexts cannot change meanwhile.
+// Without a World (a runtime with its own protocol) there are none.
+void Embedder::for_each_thread_root(Visitor& v) {
+  if (world_ == nullptr) return;
+  for (void* roots : world_->mutator_roots()) for_each_mutator_root(roots, v);
 }
 
 void Embedder::refcount_error(void* obj, std::int64_t excess) {

@@ -1,5 +1,5 @@
-// gc/mutants.cc -- TRICOLOR_MUTANT, read once (tricolor/mutants.h).
-#include "tricolor/mutants.h"
+// gc/mutants.cc -- TRICOLOR_MUTANT, read once (gc/mutants.h).
+#include "gc/mutants.h"
 
 #include <cstdio>
 #include <cstdlib>

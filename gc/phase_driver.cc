@@ -9,9 +9,9 @@
 
 #include "gc/component_batching.h"
 #include "gc/marker.h"
+#include "gc/mutants.h"
 #include "gc/visitor.h"
 #include "tricolor/heap.h"
-#include "tricolor/mutants.h"
 #include "tricolor/stop_the_world.h"
 
 namespace tricolor {
@@ -63,6 +63,7 @@ void Collector::Impl::root_scan(Collection& c) {
     if (!TC_MUTANT(NoBlackAllocation)) heap.set_black_allocation(true);
     shaded.clear();
     shading.store(true, std::memory_order_seq_cst);
+    return c.roots.size();
   });
 }
 
@@ -94,6 +95,7 @@ void Collector::Impl::candidate_scan(Collection& c) {
     heap.set_black_allocation(false);
   });
   st.candidates = c.cands.size();
+  st.objects = c.cands.heap_objects();  // a fallen-back collection counts in verify()
 }
 
 void Collector::Impl::candidate_filter(Collection& c) {
@@ -129,11 +131,12 @@ void Collector::Impl::verify(Collection& c) {
     phase(st, Phase::kVerify, [&] {
       arena.execute([&] { cands.build_from_heap(heap, /*all=*/true); });
       c.verifier.emplace(embedder, cands, nullptr, &heap);
-      verify_batch(c, cands.indices());
+      return verify_batch(c, cands.indices());
     });
+    st.objects = cands.heap_objects();
   } else {
     c.verifier.emplace(embedder, cands, config.filter_candidates ? &c.domain : &cands, &heap);
-    for (const auto& b : c.batches) phase(st, Phase::kVerify, [&] { verify_batch(c, b); });
+    for (const auto& b : c.batches) phase(st, Phase::kVerify, [&] { return verify_batch(c, b); });
   }
   st.shaded = shading.load(std::memory_order_relaxed) ? shaded.size() : 0;
   shading.store(false, std::memory_order_relaxed);
@@ -142,8 +145,10 @@ void Collector::Impl::verify(Collection& c) {
   st.verified = cands.size();
 }
 
-// One verify pause's work, world stopped: the batch `members`.
-void Collector::Impl::verify_batch(Collection& c, std::span<const std::size_t> members) {
+// One verify pause's work, world stopped: the batch `members`.  Returns
+// the objects the verification judged (members + those added behind
+// opaque ones).
+std::size_t Collector::Impl::verify_batch(Collection& c, std::span<const std::size_t> members) {
   CollectionStats& st = c.st;
   // World stopped: nobody pushes; take what was shaded since the last
   // pause -- only if this collection turned shading on (a full-STW one
@@ -169,6 +174,7 @@ void Collector::Impl::verify_batch(Collection& c, std::span<const std::size_t> m
   st.garbage += vr.garbage.size();
   st.expanded += vr.expanded;
   if (!vr.garbage.empty()) c.garbage.push_back(std::move(vr.garbage));
+  return members.size() + vr.expanded;
 }
 
 bool Collector::Impl::finalize(Collection& c, const std::vector<void*>& garbage) {
@@ -181,6 +187,7 @@ std::vector<bool> Collector::Impl::resurrection_check(Collection& c, const std::
   std::vector<bool> resurrected;
   phase(c.st, Phase::kResurrectionCheck, [&] {
     resurrected = arena.execute([&] { return c.verifier->find_resurrected(garbage); });
+    return garbage.size();
   });
   return resurrected;
 }

@@ -89,6 +89,7 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
@@ -141,7 +142,8 @@ struct Collector::Impl {
   void candidate_scan(Collection& c);    // 3
   void candidate_filter(Collection& c);  // 3b
   void verify(Collection& c);            // 4
-  void verify_batch(Collection& c, std::span<const std::size_t> members);  // 4, one pause's work
+  std::size_t verify_batch(Collection& c, std::span<const std::size_t> members);  // 4, one pause's
+                                                                                 // work; objects judged
   bool finalize(Collection& c, const std::vector<void*>& garbage);         // 5; true: may resurrect
   std::vector<bool> resurrection_check(Collection& c, const std::vector<void*>& garbage);  // 6
   void clear(Collection& c, const std::vector<void*>& garbage,
@@ -155,14 +157,22 @@ struct Collector::Impl {
   }
 
   // One phase: runs fn, records its time; for a pause, stops the world
-  // around fn and records the time-to-safepoint and the pause.
+  // around fn, records the time-to-safepoint and the pause, and reports it
+  // to the listeners (on_pause, world running) with the number of objects
+  // fn returns (a pause's fn returns one; see PauseEvent::objects).
   template <class F>
   void phase(CollectionStats& st, Phase p, F&& fn) {
     std::int64_t t0 = now_ns();
+    std::optional<PauseEvent> pause;
     if (phase_is_pause(p)) {
       embedder.stop_world();
       std::int64_t stopped = now_ns();
-      fn();
+      std::size_t objects = 0;
+      if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+        fn();
+      } else {
+        objects = fn();
+      }
       // The pause ends when the world is let go.  start_world() returns
       // later: on a busy machine the woken mutators can preempt this thread
       // before it does, and that wait is this thread's, not the world's.
@@ -170,12 +180,16 @@ struct Collector::Impl {
       embedder.start_world();
       st.wait_ns.push_back(stopped - t0);
       st.pause_ns.push_back(end - stopped);
+      pause = PauseEvent{p, stopped - t0, end - stopped, objects};
     } else {
       fn();
     }
     std::int64_t ns = now_ns() - t0;
     st.phase_ns[static_cast<int>(p)] += ns;
     std::lock_guard lk(listeners_mu);
+    if (pause) {
+      for (EventListener* l : listeners) l->on_pause(*pause);
+    }
     for (EventListener* l : listeners) l->on_phase(p, ns);
   }
 

@@ -62,6 +62,8 @@
 //   stopped_at          read and written only under mu.
 //   Record::state,
 //   Record::waiting     only under mu (stop() and start() visit every record).
+//   Record::roots       only under mu; written by the owning thread
+//                       (set_roots), read by mutator_roots() (the root scan).
 //   Record::depth       under mu; written by the owning thread, and by the
 //                       start() that releases it from leave_inactive().
 //   thread_local map    touched only by its own thread.
@@ -78,7 +80,8 @@
 //
 // Misuse (UsageError): attach twice; detach when not attached (twice, or
 // never attached); detach inside an inactive region; safepoint(),
-// enter_inactive() or leave_inactive() from a thread that is not attached;
+// enter_inactive(), leave_inactive() or set_roots() from a thread that is
+// not attached;
 // leave_inactive() without enter_inactive(); stop() twice from one thread
 // without start(); start() without a completed stop().  Destroying a World
 // while threads are still attached or a stop is in progress is undefined.
@@ -98,8 +101,9 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
-#include "tricolor/mutants.h"
+#include "gc/mutants.h"
 
 namespace tricolor {
 
@@ -113,6 +117,7 @@ struct Record {
   State state = State::kRunning;
   int depth = 0;         // nesting of inactive regions
   bool waiting = false;  // sitting out a stop until start() hands it RUNNING
+  void* roots = nullptr;  // World::set_roots(): the thread's root context
 };
 
 std::int64_t ns_between(Clock::time_point a, Clock::time_point b) {
@@ -410,6 +415,24 @@ PauseTiming World::start() {
   s.release_waiters();
   s.turn_cv.notify_all();
   return t;
+}
+
+void World::set_roots(void* roots) {
+  Shared& s = *impl_;
+  Record* r = find_record(this, s.id);
+  if (r == nullptr) not_attached("set_roots()");
+  std::lock_guard<std::mutex> lk(s.mu);
+  r->roots = roots;
+}
+
+std::vector<void*> World::mutator_roots() const {
+  Shared& s = *impl_;
+  std::vector<void*> out;
+  std::lock_guard<std::mutex> lk(s.mu);
+  for (const Record* r : s.records) {
+    if (r->roots != nullptr) out.push_back(r->roots);
+  }
+  return out;
 }
 
 int World::mutator_count() const {

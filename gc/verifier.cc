@@ -62,10 +62,10 @@
 #include <cstdint>
 #include <memory>
 
+#include "gc/mutants.h"
 #include "gc/visitor.h"
 #include "tricolor/embedder.h"
 #include "tricolor/heap.h"
-#include "tricolor/mutants.h"
 
 namespace tricolor {
 

@@ -8,7 +8,7 @@
 #include <immintrin.h>
 #include <unordered_set>
 
-#include "tricolor/mutants.h"
+#include "gc/mutants.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>

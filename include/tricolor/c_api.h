@@ -68,7 +68,8 @@ typedef struct tc_embedder_ops {
     bool (*collectable)(void *ctx, void *obj);
     /** Global roots, world running (NULL: none). */
     void (*for_each_global_root)(void *ctx, tc_visitor *v);
-    /** Per-thread roots, world stopped (NULL: none). */
+    /** Per-thread roots, world stopped (NULL: for_each_mutator_root over
+     *  the tc_world's threads, below). */
     void (*for_each_thread_root)(void *ctx, tc_visitor *v);
     /** Stops the world (NULL, with start_world NULL: the tc_world's). */
     void (*stop_world)(void *ctx);
@@ -91,6 +92,12 @@ typedef struct tc_embedder_ops {
      *  refcount: the runtime's count is wrong; obj is kept alive. World
      *  stopped; may abort (NULL: one line on stderr). */
     void (*refcount_error)(void *ctx, void *obj, int64_t excess);
+    /* Added after the above, so that existing initialisers keep their
+     * meaning (a field they leave out is NULL). */
+    /** One mutator's roots, world stopped: `roots` is what that thread gave
+     *  tc_world_set_roots().  Called once per such attached thread in each
+     *  root scan when for_each_thread_root is NULL (NULL: none). */
+    void (*for_each_mutator_root)(void *ctx, void *roots, tc_visitor *v);
 } tc_embedder_ops;
 
 /** Collection modes (tricolor::Mode). */
@@ -127,6 +134,7 @@ typedef struct tc_stats {
     int64_t max_wait_ns;  /**< the longest time-to-safepoint */
     size_t shaded;        /**< tc_collector_shade() calls during it */
     size_t dependent;     /**< the garbage's dependents: held only by the verified garbage */
+    size_t objects;       /**< objects of the heap the collection saw (CollectionStats::objects) */
 } tc_stats;
 
 /** The stop-the-world protocol (tricolor::World, tricolor/stop_the_world.h). */
@@ -135,7 +143,8 @@ typedef struct tc_world tc_world;
 tc_world *tc_world_new(void);
 /** Frees a world that no thread is attached to. */
 void tc_world_free(tc_world *world);
-/* Each of the five below returns 0, or -1 on misuse (see tc_last_error()). */
+/* Each of the five below, and tc_world_set_roots(), returns 0, or -1 on
+ * misuse (see tc_last_error()). */
 /** Registers the calling thread as a running mutator. */
 int tc_world_attach(tc_world *world);
 /** Unregisters the calling thread. */
@@ -146,6 +155,11 @@ int tc_world_safepoint(tc_world *world);
 int tc_world_enter_inactive(tc_world *world);
 /** Leaves it; at the outermost level waits while the world is stopped. */
 int tc_world_leave_inactive(tc_world *world);
+/** Gives the calling thread's root context to the collector
+ *  (World::set_roots): each later root scan passes it to
+ *  tc_embedder_ops.for_each_mutator_root while the thread stays attached;
+ *  NULL for none.  0, or -1 if the thread is not attached. */
+int tc_world_set_roots(tc_world *world, void *roots);
 
 /** A collector (tricolor::Collector with its adapters). */
 typedef struct tc_collector tc_collector;

@@ -3,26 +3,95 @@
 // collector never looks inside an object: it learns the object graph from
 // trace(), the external references from refcount(), and leaves every object
 // operation (finalizers, weak references, breaking cycles) to the runtime.
-//
-// Legal call order within one collection (see gc/phase_driver.h):
-//   stop_world
-//     for_each_thread_root           world stopped
-//   start_world
-//   for_each_global_root, trace*     world running, on marker threads
-//   collectable*, refcount*, trace*  world running: the candidate filter
-//   stop_world
-//     refcount*, trace*              world stopped, candidates only
-//     hold*                          each garbage object, world stopped
-//   start_world
-//   finalize                         world running
-//   stop_world                       only if finalize returned true
-//     refcount*, trace*              world stopped, garbage only
-//   start_world
-//   clear, release*                  world running
-//
 // Objects are the pointers the runtime allocated from the collector's Heap
 // (tricolor/heap.h; tricolor/space.h is one); the collector considers only
-// those.
+// those.  docs/embedding.md walks through a complete embedder
+// (examples/minimal/).
+//
+// Call order of one collection (gc/phase_driver.cc, which is the truth;
+// gc/phase_driver.h numbers the phases).  Everything runs on the collecting
+// thread (the caller of Collector::collect(), or the background thread)
+// except where "workers" says: there the calls are spread over the
+// collector's TBB worker threads and the collecting thread, in parallel.
+// STW = between stop_world() and start_world(): no mutator runs.
+//
+//   [EventListener::on_collection_start]
+//   1 root scan     stop_world
+//                     for_each_thread_root       STW; the default calls
+//                       for_each_mutator_root*   once per World::set_roots()
+//                                                context of an attached thread
+//                   start_world
+//   2 mark          for_each_global_root         world running
+//                   trace(concurrent=true)*      world running, workers
+//   3 candidate     (the Heap's bitmaps only)
+//     scan
+//   3b filter       collectable*, refcount*,     world running, workers; each
+//                   trace(concurrent=true)*      candidate, up to 4 passes
+//                                                (CollectorConfig::filter_
+//                                                candidates; refcount() and
+//                                                trace() only if collectable)
+//                   trace(concurrent=true)*      world running, workers: the
+//                                                batching, every candidate
+//                                                (collectable or not)
+//   4 verify        once per batch:
+//                   stop_world
+//                     collectable*, trace*       STW: closing the batch over
+//                                                what its opaque members reach
+//                     collectable*, refcount*    STW, workers: every member;
+//                                                refcount() only if collectable
+//                     trace*                     STW, workers: every
+//                                                collectable member, then the
+//                                                propagation from the live ones
+//                     refcount_error*            STW: a count found too small
+//                     trace*, collectable*,      STW: the garbage's
+//                     refcount*                  dependents (what only it holds)
+//                     hold*                      STW: each garbage object
+//                   start_world
+//   then for each batch that found garbage, in batch order:
+//   5 finalize      finalize(garbage)            world running
+//   6 resurrection  stop_world                   only if finalize() returned
+//     check                                      true
+//                     refcount*, trace*          STW, workers: that garbage
+//                                                only (no collectable() call)
+//                   start_world
+//   7 clear         clear(confirmed)             world running: the garbage
+//                                                not resurrected
+//                   release*                     world running: every object
+//                                                hold() took, resurrected too
+//   8 clear marks   (the Heap only)
+//   [EventListener::on_collection_end]
+//
+// Mode::kFullStw, and a concurrent collection whose marking gave up, skip
+// 1-3b (a fallen-back one has run 1 and 2): step 4 is one pause over every
+// object of the Heap, without the dependents step.  attach_worker() and
+// detach_worker() run on a worker thread as it joins and leaves the
+// collector's TBB arena: at any "workers" step, so possibly with the world
+// stopped.  EventListener::on_phase() follows each phase, and on_pause()
+// each pause once the world runs again (tricolor/events.h).
+//
+// Object lifetime: two rules the collector cannot check for the runtime.
+//   1. Hold freed memory back during a collection.  The concurrent steps
+//      read objects that mutators free meanwhile -- a pointer the marker
+//      took from a slot, a candidate of the snapshot of step 3 -- so a
+//      block must not go back to the Heap (its starts bit cleared, its
+//      memory reused) while a collection may still read it.  From
+//      EventListener::on_collection_start to on_collection_end, an object
+//      whose refcount reaches zero is torn down (its references dropped)
+//      but its block is kept, readable, with its starts bit; the blocks
+//      kept are freed at on_collection_end.  trace() of such a dead object
+//      must stay safe (it reports what it still holds, or nothing).
+//   2. Report a dead-but-unfreed object as not collectable.  A block held
+//      back is still an object to the Heap, hence a candidate: collectable()
+//      must return false for it (refcount zero: not collectable).  If it
+//      said true, the verification would find it garbage (nothing
+//      references it), hold() and release() it, and the runtime would free
+//      it a second time.
+// Freeing at refcount zero as CPython's deallocators do, with neither rule,
+// made the collector trace about 250 000 freed blocks per collection in
+// the synthetic runtime, and reporting them collectable double-freed them.
+// examples/minimal/ and examples/synthetic/ keep both rules; the CPython
+// binding gets rule 1 from QSBR and mimalloc arenas that are never
+// unmapped, and rule 2 from "tracked" (papers/design.md §6.2).
 #pragma once
 
 #include <cstdint>
@@ -63,13 +132,28 @@ class Embedder {
   virtual std::intptr_t refcount(void* obj) = 0;
 
   /// Whether the object takes part in collection at all (CPython: tracked,
-  /// not frozen). Objects that do not are treated as external roots.
+  /// not frozen). Objects that do not are treated as external roots: never
+  /// garbage, and alive with everything they reference.  A dead object
+  /// whose block the runtime holds back must answer false (the lifetime
+  /// rules above).  Called with the world running (step 3b) and stopped
+  /// (steps 4, with refcount()).
   virtual bool collectable(void* obj) { (void)obj; return true; }
 
-  /// Global roots (module tables, interned strings, ...), world running.
+  /// Global roots (module tables, interned strings, ...), world running,
+  /// on the collecting thread.  Racy reads are fine: roots only make
+  /// marking more productive; soundness rests on refcount().
   virtual void for_each_global_root(Visitor& v) { (void)v; }
-  /// Per-thread roots (stacks, frames), world stopped.
-  virtual void for_each_thread_root(Visitor& v) { (void)v; }
+  /// Per-thread roots (stacks, frames), world stopped, on the collecting
+  /// thread.  The default calls for_each_mutator_root() with each context
+  /// an attached thread of the collector's World gave World::set_roots();
+  /// a runtime that keeps its own thread list overrides this instead.
+  virtual void for_each_thread_root(Visitor& v);
+  /// One mutator's roots, world stopped, on the collecting thread: `roots`
+  /// is what that thread passed to World::set_roots().  Called by the
+  /// default for_each_thread_root(), once per such thread and root scan
+  /// (compare Whippet's gc_trace_mutator_roots, MMTk's
+  /// scan_roots_in_mutator_thread).
+  virtual void for_each_mutator_root(void* roots, Visitor& v) { (void)roots; (void)v; }
 
   /// Stops the world. The default uses the collector's own World
   /// (tricolor/stop_the_world.h); a runtime with its own protocol
@@ -79,9 +163,11 @@ class Embedder {
   virtual void start_world();
 
   /// Takes a strong reference to a garbage object so that it survives until
-  /// release() (world stopped).
+  /// release() (world stopped, on the collecting thread).
   virtual void hold(void* obj) = 0;
-  /// Drops the reference hold() took; may free the object.
+  /// Drops the reference hold() took; may free the object (world running,
+  /// on the collecting thread; the lifetime rules apply: the collection is
+  /// still in progress).
   virtual void release(void* obj) = 0;
   /// Runs finalization for the garbage, world running: clear weak
   /// references, run their callbacks, run finalizers. Objects may be

@@ -38,7 +38,14 @@ struct CollectionStats {
   bool full_stw = false;       ///< ran in (or fell back to) the full-STW mode
   bool fell_back = false;      ///< concurrent marking gave up (see reason)
   const char* fallback_reason = nullptr;  ///< static string, or nullptr
-  std::size_t objects = 0;     ///< live objects when the cycle began
+  /// Objects of the Heap (starts bits set) when the collection read its
+  /// bitmaps to find the candidates: at the candidate scan in concurrent
+  /// mode (marked or not, so objects born black while marking count, and
+  /// objects freed meanwhile do not), in the verify pause in full-STW mode
+  /// (there every one is a candidate: objects == candidates).  Dead
+  /// objects whose blocks the runtime holds back (tricolor/embedder.h, the
+  /// lifetime rules) count too.
+  std::size_t objects = 0;
   std::size_t marked = 0;      ///< marked by the concurrent marker
   std::size_t opaque_marked = 0;  ///< of those, left untraced (trace() returned false)
   std::size_t candidates = 0;  ///< unmarked live objects (all live in full-STW mode)
@@ -83,14 +90,32 @@ class Histogram {
   std::size_t count_ = 0;
 };
 
-/// Receives the collector's events. Callbacks run on the collecting thread;
-/// on_pause_* run with the world stopped and must not allocate from the
-/// Space or block on a mutator.
+/// One stop-the-world pause of a collection (EventListener::on_pause).
+struct PauseEvent {
+  Phase phase = Phase::kRootScan;  ///< kRootScan, kVerify or kResurrectionCheck
+  std::int64_t wait_ns = 0;        ///< stop requested -> world stopped (time-to-safepoint)
+  std::int64_t pause_ns = 0;       ///< world stopped -> world let go
+  /// What the pause processed: the roots for_each_thread_root() reported
+  /// (root scan); the objects the verification judged, batch members plus
+  /// those added behind opaque ones (verify; in full-STW mode every object
+  /// of the Heap); the garbage rechecked (resurrection check).
+  std::size_t objects = 0;
+};
+
+/// Receives the collector's events.  Every callback runs on the collecting
+/// thread, with the world running (a pause is reported once it is over),
+/// under the collector's listener lock: it must not call back into the
+/// Collector (collect(), add_listener()).
 class EventListener {
  public:
   virtual ~EventListener() = default;
   /// A collection starts.
   virtual void on_collection_start(bool full_stw) { (void)full_stw; }
+  /// A stop-the-world pause ended: one call per pause, in order, right
+  /// before the on_phase() of the phase it belongs to (a verify phase
+  /// with several batches has one pause and one on_phase() per batch).
+  /// The same wait_ns and pause_ns end up in CollectionStats.
+  virtual void on_pause(const PauseEvent& pause) { (void)pause; }
   /// A phase ends after `ns` nanoseconds.
   virtual void on_phase(Phase phase, std::int64_t ns) { (void)phase; (void)ns; }
   /// A collection ended.

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 namespace tricolor {
 
@@ -89,6 +90,19 @@ class World {
 
   /// Number of attached mutators.
   int mutator_count() const;
+
+  /// Gives the calling mutator's roots to the collector: a context of the
+  /// runtime's own (its thread state, its stack bounds, ...) that every
+  /// later root scan, with the world stopped, passes to
+  /// Embedder::for_each_mutator_root() while this thread stays attached
+  /// (compare Whippet's gc_mutator_set_roots).  nullptr: none (the
+  /// default).  Throws UsageError if the thread is not attached.
+  void set_roots(void* roots);
+  /// The contexts every attached mutator gave set_roots() (nullptr ones
+  /// left out), in no particular order: what the default
+  /// Embedder::for_each_thread_root() walks.  Exact with the world
+  /// stopped; otherwise a snapshot.
+  std::vector<void*> mutator_roots() const;
 
  private:
   void park();

@@ -32,6 +32,7 @@ typedef struct runtime {
     node *roots[MAX_ROOTS];
     size_t nroots;
     size_t freed;
+    size_t mutator_root_calls; /* for_each_mutator_root with this runtime as context */
     tc_world *world;
     tc_collector *collector;
 } runtime;
@@ -79,6 +80,11 @@ static void e_roots(void *ctx, tc_visitor *v) {
     runtime *rt = ctx;
     for (size_t i = 0; i < rt->nroots; i++) tc_visit(v, rt->roots[i]);
 }
+static void e_mutator_roots(void *ctx, void *roots, tc_visitor *v) {
+    runtime *rt = ctx;
+    if (roots == rt) rt->mutator_root_calls++;
+    e_roots(roots, v);
+}
 static void e_hold(void *ctx, void *obj) { (void)ctx; atomic_fetch_add(&((node *)obj)->rc, 1); }
 static void e_release(void *ctx, void *obj) { decref(ctx, obj); }
 static void e_clear(void *ctx, void *const *garbage, size_t n) {
@@ -115,22 +121,10 @@ static void runtime_free(runtime *rt) {
     free(rt);
 }
 
-int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
-    memset(out, 0, sizeof *out);
-    runtime *rt = runtime_new(true);
-    tc_config cfg;
-    tc_config_init(&cfg);
-    cfg.background = false;
-    cfg.min_trigger_bytes = (size_t)1 << 40;
-    cfg.mark_workers = 2;
-    rt->collector = tc_collector_new(tc_segment_map_heap_ops(), rt->map, &embedder_ops, rt, rt->world, &cfg);
-    if (!rt->collector) {
-        runtime_free(rt);
-        return -1;
-    }
-    if (tc_world_attach(rt->world) != 0) return -1;
-    /* 10 rooted chains of 5 nodes, the first closed into a ring; 25
-     * garbage rings of 1-4 nodes. */
+/* 10 rooted chains of 5 nodes (the first closed into a ring) and 25
+ * garbage rings of 1-4 nodes; returns the nodes in garbage rings. */
+static size_t build_graph(runtime *rt) {
+    size_t garbage = 0;
     for (int r = 0; r < 10; r++) {
         node *cur = alloc_node(rt);
         rt->roots[rt->nroots++] = cur;
@@ -148,8 +142,26 @@ int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
         for (int i = 0; i < k; i++) ring[i] = alloc_node(rt);
         for (int i = 0; i < k; i++) link_node(rt, ring[i], 1, ring[(i + 1) % k]);
         for (int i = 0; i < k; i++) decref(rt, ring[i]);
-        out->made_garbage += (size_t)k;
+        garbage += (size_t)k;
     }
+    return garbage;
+}
+
+int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
+    memset(out, 0, sizeof *out);
+    runtime *rt = runtime_new(true);
+    tc_config cfg;
+    tc_config_init(&cfg);
+    cfg.background = false;
+    cfg.min_trigger_bytes = (size_t)1 << 40;
+    cfg.mark_workers = 2;
+    rt->collector = tc_collector_new(tc_segment_map_heap_ops(), rt->map, &embedder_ops, rt, rt->world, &cfg);
+    if (!rt->collector) {
+        runtime_free(rt);
+        return -1;
+    }
+    if (tc_world_attach(rt->world) != 0) return -1;
+    out->made_garbage = build_graph(rt);
     tc_stats st;
     if (tc_collector_collect(rt->collector, mode, &st) != 0) return -1;
     out->garbage = st.garbage;
@@ -172,6 +184,34 @@ int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
     /* Misuse after detaching is refused with a message, not a crash. */
     out->detach_again = tc_world_detach(rt->world);
     out->poll_detached = tc_world_safepoint(rt->world);
+    runtime_free(rt);
+    return 0;
+}
+
+int c_runtime_mutator_roots(size_t *marked, size_t *garbage, size_t *objects, size_t *calls) {
+    runtime *rt = runtime_new(true);
+    tc_embedder_ops ops = embedder_ops;
+    ops.for_each_global_root = NULL;
+    ops.for_each_mutator_root = e_mutator_roots;  /* for_each_thread_root stays NULL */
+    tc_config cfg;
+    tc_config_init(&cfg);
+    cfg.background = false;
+    cfg.min_trigger_bytes = (size_t)1 << 40;
+    cfg.mark_workers = 2;
+    rt->collector = tc_collector_new(tc_segment_map_heap_ops(), rt->map, &ops, rt, rt->world, &cfg);
+    if (!rt->collector || tc_world_attach(rt->world) != 0 || tc_world_set_roots(rt->world, rt) != 0) {
+        return -1;
+    }
+    build_graph(rt);
+    tc_stats st;
+    if (tc_collector_collect(rt->collector, TC_MODE_CONCURRENT, &st) != 0) return -1;
+    *marked = st.marked;
+    *garbage = st.garbage;
+    *objects = st.objects;
+    *calls = rt->mutator_root_calls;
+    for (size_t i = 0; i < rt->nroots; i++) decref(rt, rt->roots[i]);
+    rt->nroots = 0;
+    if (tc_world_detach(rt->world) != 0) return -1;
     runtime_free(rt);
     return 0;
 }

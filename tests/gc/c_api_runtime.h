@@ -27,6 +27,12 @@ typedef struct c_runtime_result {
  * ring) and garbage rings, a second one in the other mode, then the roots
  * dropped and a last collection; 0, or -1 with tc_last_error() set. */
 int c_runtime_collect_cycles(int mode, c_runtime_result *out);
+/* The same rooted chains and garbage rings, with the roots given as the
+ * calling thread's root context (tc_world_set_roots) instead of global
+ * roots, and one concurrent collection: *marked and *garbage are its
+ * tc_stats, *objects its tc_stats.objects, *calls how many times
+ * for_each_mutator_root ran (with the right context).  0, or -1. */
+int c_runtime_mutator_roots(size_t *marked, size_t *garbage, size_t *objects, size_t *calls);
 /* How many of two incomplete set-ups tc_collector_new() refused. */
 int c_runtime_refuses_incomplete_tables(void);
 

@@ -33,6 +33,17 @@ TEST(CApi, CollectsGarbageCyclesInBothModes) {
   }
 }
 
+// Roots given per thread (tc_world_set_roots + for_each_mutator_root, with
+// no for_each_thread_root): marking reaches exactly the rooted chains.
+TEST(CApi, MutatorRootsAreScannedPerThread) {
+  size_t marked = 0, garbage = 0, objects = 0, calls = 0;
+  ASSERT_EQ(c_runtime_mutator_roots(&marked, &garbage, &objects, &calls), 0) << tc_last_error();
+  EXPECT_EQ(calls, 1u);
+  EXPECT_EQ(marked, 50u);
+  EXPECT_EQ(garbage, 1u * 7 + 2u * 6 + 3u * 6 + 4u * 6);
+  EXPECT_EQ(objects, 50u + garbage);
+}
+
 TEST(CApi, MisuseIsRefusedWithAMessage) {
   EXPECT_EQ(c_runtime_refuses_incomplete_tables(), 2);
   EXPECT_NE(std::string(tc_last_error()).find("tc_world"), std::string::npos) << tc_last_error();
@@ -41,7 +52,11 @@ TEST(CApi, MisuseIsRefusedWithAMessage) {
   EXPECT_EQ(tc_world_detach(w), -1);
   EXPECT_NE(std::string(tc_last_error()).find("not attached"), std::string::npos) << tc_last_error();
   EXPECT_EQ(tc_world_leave_inactive(w), -1);
+  int roots = 0;
+  EXPECT_EQ(tc_world_set_roots(w, &roots), -1);
+  EXPECT_NE(std::string(tc_last_error()).find("not attached"), std::string::npos) << tc_last_error();
   EXPECT_EQ(tc_world_attach(w), 0);
+  EXPECT_EQ(tc_world_set_roots(w, &roots), 0);
   EXPECT_STREQ(tc_last_error(), "");
   EXPECT_EQ(tc_world_attach(w), -1);
   EXPECT_EQ(tc_world_enter_inactive(w), 0);

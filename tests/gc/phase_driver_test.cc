@@ -12,13 +12,22 @@
 // the garbage.  Misuse tests check the error messages.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
 #include <random>
 #include <set>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "synthetic/runtime.h"
 #include "tests/support/synthetic.h"
 #include "tricolor/collector.h"
+#include "tricolor/events.h"
+#include "tricolor/space.h"
+#include "tricolor/stop_the_world.h"
 
 namespace {
 
@@ -60,6 +69,7 @@ TEST_P(Phases, FreesGarbageCyclesAndNothingLive) {
   std::size_t garbage = rt.live_objects() - tree;
   std::size_t freed_before = rt.freed_objects();
   auto st = rt.collector().collect(GetParam());
+  EXPECT_EQ(st.objects, tree + garbage);  // every object of the heap, marked or not
   EXPECT_EQ(st.garbage, garbage);
   EXPECT_EQ(rt.freed_objects() - freed_before, garbage);
   EXPECT_EQ(rt.live_objects(), tree);
@@ -76,6 +86,7 @@ TEST_P(Phases, FreesGarbageCyclesAndNothingLive) {
   // The next collection finds nothing.
   st = rt.collector().collect(GetParam());
   EXPECT_EQ(st.garbage, 0u);
+  EXPECT_EQ(st.objects, tree);
   rt.set_global(0, nullptr);
   rt.collector().collect(GetParam());
   EXPECT_EQ(rt.live_objects(), 0u);
@@ -234,6 +245,7 @@ TEST(Fallback, MarkStackLimitFallsBackToFullStw) {
   EXPECT_TRUE(st.full_stw);
   EXPECT_NE(err.find("falling back to a full stop-the-world collection"), std::string::npos) << err;
   EXPECT_EQ(st.garbage, 200u);
+  EXPECT_EQ(st.objects, tree + 200);  // counted in the verify pause
   EXPECT_EQ(rt.live_objects(), tree);
   rt.set_global(0, nullptr);
   rt.collector().collect();
@@ -273,6 +285,144 @@ TEST(Pacing, BackgroundThreadCollects) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_GE(rt.collector().collections(), 1u);
+}
+
+// Records the pause events and the order of pause and phase events.
+class PauseRecorder final : public tricolor::EventListener {
+ public:
+  void on_pause(const tricolor::PauseEvent& p) override {
+    pauses.push_back(p);
+    order.push_back("pause:" + std::string(tricolor::phase_name(p.phase)));
+  }
+  void on_phase(tricolor::Phase p, std::int64_t) override {
+    if (tricolor::phase_is_pause(p)) order.push_back("phase:" + std::string(tricolor::phase_name(p)));
+  }
+  std::vector<tricolor::PauseEvent> pauses;
+  std::vector<std::string> order;
+};
+
+// Every pause is reported once, after it, with its phase, the timings
+// CollectionStats keeps, and what it processed: the thread roots, the
+// objects verified, the garbage rechecked for resurrection.
+TEST_P(Phases, EachPauseIsReportedWithItsPhaseAndObjects) {
+  Runtime rt(tricolor_test::synthetic_config());
+  PauseRecorder rec;
+  rt.collector().add_listener(&rec);
+  synthetic::Mutator self(rt);
+  for (int i = 0; i < 3; i++) self.locals.push_back(rt.allocate(1));  // 3 thread roots
+  make_cycle(rt, 4);
+  rt.on_finalize = [](std::span<void* const>) {};  // "ran": the resurrection check runs
+  auto st = rt.collector().collect(GetParam());
+  ASSERT_EQ(rec.pauses.size(), st.pause_ns.size());
+  for (std::size_t i = 0; i < rec.pauses.size(); i++) {
+    EXPECT_EQ(rec.pauses[i].pause_ns, st.pause_ns[i]) << i;
+    EXPECT_EQ(rec.pauses[i].wait_ns, st.wait_ns[i]) << i;
+  }
+  using tricolor::Phase;
+  std::vector<Phase> phases;
+  std::vector<std::size_t> objects;
+  for (const auto& p : rec.pauses) {
+    phases.push_back(p.phase);
+    objects.push_back(p.objects);
+  }
+  if (GetParam() == Mode::kConcurrent) {
+    EXPECT_EQ(phases, (std::vector<Phase>{Phase::kRootScan, Phase::kVerify, Phase::kResurrectionCheck}));
+    EXPECT_EQ(objects, (std::vector<std::size_t>{3, 4, 4}));  // the filter left the garbage alone
+    EXPECT_EQ(rec.order, (std::vector<std::string>{"pause:root-scan", "phase:root-scan", "pause:verify",
+                                                   "phase:verify", "pause:resurrection-check",
+                                                   "phase:resurrection-check"}));
+  } else {
+    EXPECT_EQ(phases, (std::vector<Phase>{Phase::kVerify, Phase::kResurrectionCheck}));
+    EXPECT_EQ(objects, (std::vector<std::size_t>{3 + 4, 4}));  // every object, then the garbage
+  }
+  rt.on_finalize = nullptr;
+}
+
+// An embedder that leaves for_each_thread_root() to its default: each
+// mutator hands the collector its own roots (World::set_roots), and the
+// root scan calls for_each_mutator_root() once per such mutator.
+class MutatorRootsEmbedder final : public tricolor::Embedder {
+ public:
+  struct Obj {
+    std::atomic<long> rc{1};
+    std::atomic<Obj*> next{nullptr};
+  };
+  struct Roots {
+    std::vector<Obj*> locals;
+  };
+  tricolor::Space space;
+  std::mutex mu;  // guards calls
+  std::vector<std::pair<void*, bool>> calls;  // (roots, world stopped)
+  tricolor::World* world = nullptr;
+
+  Obj* make(Obj* next) {
+    auto* o = new (space.allocate(sizeof(Obj))) Obj;
+    if (next) next->rc++;
+    o->next = next;
+    return o;
+  }
+  bool trace(void* obj, tricolor::Visitor& v, bool) override {
+    v.visit(static_cast<Obj*>(obj)->next.load());
+    return true;
+  }
+  std::intptr_t refcount(void* obj) override { return static_cast<Obj*>(obj)->rc.load(); }
+  void for_each_mutator_root(void* roots, tricolor::Visitor& v) override {
+    {
+      std::lock_guard lk(mu);
+      calls.emplace_back(roots, world->stopping());
+    }
+    for (Obj* o : static_cast<Roots*>(roots)->locals) v.visit(o);
+  }
+  void hold(void* obj) override { static_cast<Obj*>(obj)->rc++; }
+  void release(void* obj) override { static_cast<Obj*>(obj)->rc--; }
+  void clear(std::span<void* const>) override {}
+};
+
+TEST(MutatorRoots, EachAttachedMutatorsRootsAreScannedOnceWithTheWorldStopped) {
+  MutatorRootsEmbedder e;
+  tricolor::World world;
+  e.world = &world;
+  tricolor::CollectorConfig cc;
+  cc.background = false;
+  cc.mark_workers = 1;
+  tricolor::Collector col(e.space, e, &world, cc);
+  // Two threads, each with a chain of 10 held by its roots, then idle in
+  // an inactive region while this one collects; a third attached thread
+  // gives no roots.
+  MutatorRootsEmbedder::Roots roots[2];
+  std::atomic<int> ready{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; t++) {
+    threads.emplace_back([&, t] {
+      tricolor::MutatorScope attached(world);
+      if (t < 2) {
+        MutatorRootsEmbedder::Obj* head = nullptr;
+        for (int i = 0; i < 10; i++) {
+          MutatorRootsEmbedder::Obj* o = e.make(head);
+          if (head) head->rc--;  // the chain holds it now
+          head = o;
+        }
+        roots[t].locals.push_back(head);
+        world.set_roots(&roots[t]);
+      }
+      tricolor::InactiveScope idle(world);
+      ready++;
+      while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  }
+  while (ready < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(world.mutator_roots().size(), 2u);
+  auto st = col.collect(Mode::kConcurrent);
+  EXPECT_EQ(st.marked, 20u);  // both chains, from the mutators' roots alone
+  EXPECT_EQ(st.candidates, 0u);
+  ASSERT_EQ(e.calls.size(), 2u);
+  std::set<void*> seen{e.calls[0].first, e.calls[1].first};
+  EXPECT_EQ(seen, (std::set<void*>{&roots[0], &roots[1]}));
+  EXPECT_TRUE(e.calls[0].second && e.calls[1].second);  // in the root-scan pause
+  done = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(world.mutator_roots().size(), 0u);  // detached: no roots left
 }
 
 class NoWorldEmbedder final : public tricolor::Embedder {

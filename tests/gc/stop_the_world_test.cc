@@ -31,6 +31,7 @@
 // 1000 cycles, so the whole file runs in a few seconds (more under TSan).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -156,6 +157,27 @@ TEST(WorldTest, AttachDetach) {
   EXPECT_FALSE(w.attached());
 }
 
+// Root contexts (set_roots): one per attached thread, gone with the thread.
+TEST(WorldTest, RootsBelongToTheirAttachedThread) {
+  Watchdog dog;
+  World w;
+  int mine = 0, theirs = 0;
+  MutatorScope scope(w);
+  EXPECT_TRUE(w.mutator_roots().empty());  // none given yet
+  w.set_roots(&mine);
+  std::thread other([&] {
+    MutatorScope attached(w);
+    w.set_roots(&theirs);
+    auto roots = w.mutator_roots();
+    EXPECT_EQ(roots.size(), 2u);
+    EXPECT_NE(std::find(roots.begin(), roots.end(), &theirs), roots.end());
+  });
+  other.join();
+  EXPECT_EQ(w.mutator_roots(), std::vector<void*>{&mine});  // the other detached
+  w.set_roots(nullptr);
+  EXPECT_TRUE(w.mutator_roots().empty());
+}
+
 TEST(WorldTest, WorldsAreIndependent) {
   Watchdog dog;
   World a, b;
@@ -279,6 +301,14 @@ TEST(WorldMisuseTest, InactiveFromUnattachedThread) {
   World w;
   expect_usage_error([&] { w.enter_inactive(); }, {"enter_inactive()", "not attached"});
   expect_usage_error([&] { w.leave_inactive(); }, {"leave_inactive()", "not attached"});
+}
+
+TEST(WorldMisuseTest, RootsFromUnattachedThread) {
+  Watchdog dog;
+  World w;
+  int roots = 0;
+  expect_usage_error([&] { w.set_roots(&roots); }, {"set_roots()", "not attached"});
+  EXPECT_TRUE(w.mutator_roots().empty());
 }
 
 TEST(WorldMisuseTest, LeaveWithoutEnter) {

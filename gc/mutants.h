@@ -1,5 +1,6 @@
-// tricolor/mutants.h -- known bugs the stress suite injects on purpose, to
-// show that it catches them (stress/README.md).  Test builds only: with the
+// gc/mutants.h -- internal: known bugs the stress suite injects on purpose,
+// to show that it catches them (stress/README.md).  Not installed: a test
+// hook is no part of the embedder's API.  Test builds only: with the
 // CMake option TRICOLOR_MUTANTS=ON every place below reads the environment
 // variable TRICOLOR_MUTANT once per process and takes the buggy branch if it
 // names that place; without the option TC_MUTANT() is the constant false
