@@ -14,6 +14,12 @@
  */
 #include "tricolor/segment_map.h"
 
+/* The layering (tricolor/heap_ops.h): the C heap layer, which the CPython
+ * build links, never includes the C API. */
+#if defined(TRICOLOR_C_API_H)
+#error "tricolor/segment_map.h must not include tricolor/c_api.h"
+#endif
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>

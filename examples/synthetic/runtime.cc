@@ -69,6 +69,13 @@ thread_local struct {
   std::ptrdiff_t bytes = 0;
 } tl_note;
 
+// The Space's config with the runtime's World: the Space, too, refuses an
+// allocation from a thread that is not a Mutator (SpaceConfig::world).
+tricolor::SpaceConfig with_world(tricolor::SpaceConfig c, const tricolor::World& world) {
+  c.world = &world;
+  return c;
+}
+
 }  // namespace
 
 Mutator::Mutator(Runtime& rt) : rt_(rt) {
@@ -92,7 +99,8 @@ Mutator::~Mutator() {
 void Mutator::safepoint() { rt_.world_.safepoint(); }
 
 Runtime::Runtime(const RuntimeConfig& config)
-    : space_(std::make_unique<tricolor::Space>(config.space)), globals_(config.globals),
+    : space_(std::make_unique<tricolor::Space>(with_world(config.space, world_))),
+      globals_(config.globals),
       checked_(config.checked) {
   if (checked_) registry_ = std::make_unique<Shard[]>(kShards);
   collector_ = std::make_unique<tricolor::Collector>(*space_, *this, &world_, config.collector);

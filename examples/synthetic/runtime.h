@@ -89,7 +89,7 @@ struct Object {
 
 /// Settings of a Runtime.
 struct RuntimeConfig {
-  tricolor::SpaceConfig space;          ///< the heap
+  tricolor::SpaceConfig space;          ///< the heap (its `world` is set to the runtime's)
   tricolor::CollectorConfig collector;  ///< the collector
   std::size_t globals = 64;             ///< number of global root slots
   /// Check the Embedder contract and poison freed memory (see the top).

@@ -2,10 +2,10 @@
  * (the CPython binding among them).
  *
  * The same collector as tricolor/collector.h, with its two interfaces as
- * tables of function pointers: a tc_heap_ops (tricolor/heap.h: side bitmaps
- * and black allocation over the runtime's own memory) and a
- * tc_embedder_ops (tricolor/embedder.h: trace, refcount, roots, stop/start
- * the world, hold/release/finalize/clear).  Each callback gets the `ctx`
+ * tables of function pointers: a tc_heap_ops (tricolor/heap_ops.h, after
+ * tricolor/heap.h: side bitmaps and black allocation over the runtime's own
+ * memory) and a tc_embedder_ops (tricolor/embedder.h: trace, refcount,
+ * roots, stop/start the world, hold/release/finalize/clear).  Each callback gets the `ctx`
  * pointer given with its table.  The contracts -- which callback runs with
  * the world stopped, which may run concurrently -- are those of the C++
  * headers; read them there.
@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "tricolor/bitmap.h"
+#include "tricolor/heap_ops.h" /* tc_heap_ops */
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,22 +39,7 @@ typedef struct tc_visitor tc_visitor;
  *  ignored). Call it only from inside the callback that got `v`. */
 void tc_visit(tc_visitor *v, void *obj);
 
-/** A GC heap over the runtime's memory (tricolor/heap.h::Heap). All
- *  required. */
-typedef struct tc_heap_ops {
-    /** Number of arenas so far (only grows). */
-    size_t (*arena_count)(void *ctx);
-    /** Fills the two bitmaps of arena i. */
-    void (*arena_bitmaps)(void *ctx, size_t i, tc_bitmap *starts, tc_bitmap *marks);
-    /** Whether an object starts exactly at p (any pointer allowed). */
-    bool (*is_object)(void *ctx, const void *p);
-    /** Sets obj's marks bit; true if this call set it. */
-    bool (*try_mark)(void *ctx, const void *obj);
-    /** Black allocation on or off for every later allocation. */
-    void (*set_black_allocation)(void *ctx, bool on);
-    /** Clears every marks bit (world running, between cycles). */
-    void (*clear_marks)(void *ctx);
-} tc_heap_ops;
+/* tc_heap_ops, the heap's table: tricolor/heap_ops.h. */
 
 /** The runtime (tricolor/embedder.h::Embedder). trace, refcount, hold,
  *  release and clear are required; NULL for the others means the C++

@@ -6,7 +6,9 @@
 // bitmaps and the few operations on them.  tricolor::Space (tricolor/
 // space.h) is a complete Heap on the system mimalloc; a runtime with an
 // allocator of its own -- CPython's mimalloc GC heaps -- implements Heap over
-// its own ranges with the same C bitmap layout.
+// its own ranges with the same C bitmap layout.  A heap written in C gives
+// the collector a tc_heap_ops instead (tricolor/heap_ops.h, the same
+// contract as a table of function pointers).
 //
 // Invariants the collector relies on:
 //   * every object the Embedder reports lies in some arena, and its starts

@@ -8,8 +8,11 @@
  * and finds them from any pointer in O(1), lock-free, through a two-level
  * table over the 48-bit address space.  The runtime's allocation and free
  * hooks call tc_segment_map_on_alloc / _on_free; the collector reaches the
- * map through tc_segment_map_heap_ops() (tricolor/c_api.h), with the
- * map itself as the context.
+ * map through tc_segment_map_heap_ops() (a tricolor/heap_ops.h table, to
+ * give to tc_collector_new() of tricolor/c_api.h), with the map itself as
+ * the context.  This header, like bitmap.h, never includes the C API: the
+ * CPython build links this layer, and the C API may include it, never the
+ * reverse.
  *
  * Invariants:
  *   a segment, once added, stays in the map (tricolor/heap.h: arenas are
@@ -32,8 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tricolor/bitmap.h"
-#include "tricolor/c_api.h"
+#include "tricolor/bitmap.h"   /* tc_bitmap and its bit operations */
+#include "tricolor/heap_ops.h" /* tc_heap_ops, for tc_segment_map_heap_ops(); never c_api.h */
 
 #ifdef __cplusplus
 extern "C" {

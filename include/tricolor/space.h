@@ -19,7 +19,8 @@
 //   marks bits are meaningful only between begin-of-cycle and clear_marks().
 //
 // Concurrency: allocate() and free() may run on any thread at any time
-// (free() of an object allocated by another thread is fine).  The bitmap
+// (free() of an object allocated by another thread is fine; with
+// SpaceConfig::world set, allocate() only on that World's mutators).  The bitmap
 // queries are safe concurrently with them; their answers are racy by nature
 // and the collector is built to tolerate that (design.md).  add-arena is
 // serialised by a mutex; the arena table is append-only and published with
@@ -37,6 +38,8 @@
 
 namespace tricolor {
 
+class World;  // tricolor/stop_the_world.h
+
 /// Sizes and limits of a Space.
 struct SpaceConfig {
   /// Bytes reserved per arena (rounded up to the arena granularity).
@@ -45,15 +48,13 @@ struct SpaceConfig {
   std::size_t max_arenas = 64;
   /// Commit each arena's memory up front (faster first touch, more RSS).
   bool commit = false;
-  /// Test hook, empty in production: allocate() calls it with the new block
-  /// between its two bitmap stores (after the marks bit, before the starts
-  /// bit), so that a test can hold an allocation there while the collector
-  /// scans the bitmaps.
-  std::function<void(void*)> between_bits_for_testing;
-  /// Test hook, empty in production: allocate() calls it on a thread that
-  /// has just added an arena, before that thread tries the arena, so that
-  /// a test can let other threads take the new arena first.
-  std::function<void()> added_arena_for_testing;
+  /// The World whose mutators allocate from the Space, or nullptr (a
+  /// runtime with a stop-the-world protocol of its own).  When set,
+  /// allocate() throws UsageError on a thread that is not attached to it:
+  /// always on its slow path (a thread's first allocation in the Space
+  /// takes it), on every call in Debug builds -- World::safepoint()'s
+  /// convention.  The World must outlive the Space.
+  const World* world = nullptr;
 };
 
 /// The GC heap space: exclusive mimalloc arenas plus side bitmaps; the
@@ -71,7 +72,8 @@ class Space final : public Heap {
   /// Allocates `bytes` (> 0) from the calling thread's heap, sets the starts
   /// bit (and the marks bit while black allocation is on). The memory is not
   /// zeroed. Returns nullptr when every arena is full and no more may be
-  /// reserved.
+  /// reserved.  Throws UsageError if SpaceConfig::world is set and the
+  /// calling thread is not attached to it (see there for when it checks).
   void* allocate(std::size_t bytes);
   /// Clears the starts bit of `obj` (a pointer allocate() returned) and frees
   /// it. The marks bit is left alone: clear_marks() resets it.
@@ -115,6 +117,7 @@ class Space final : public Heap {
   std::size_t reserved_bytes() const;
 
  private:
+  friend class SpaceTesting;  // allocator/testing.h: test hooks, not installed
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "allocator/testing.h"  // SpaceTesting: the timing plan's allocation pause
 #include "synthetic/runtime.h"
 
 namespace stress {
@@ -66,11 +67,7 @@ std::string allocation_failed(Runtime& rt, int slots) {
          std::to_string(rt.space().reserved_bytes() >> 20) + " MiB) reserved";
 }
 
-// The Space a timing plan's hook asks whether black allocation is on (set
-// once the Runtime exists).
-using SpaceSlot = std::shared_ptr<std::atomic<const tricolor::Space*>>;
-
-synthetic::RuntimeConfig config(const Shape& shape, SpaceSlot space = nullptr) {
+synthetic::RuntimeConfig config(const Shape& shape) {
   synthetic::RuntimeConfig c;
   c.space.arena_bytes = std::size_t{32} << 20;
   c.collector.background = false;
@@ -79,19 +76,23 @@ synthetic::RuntimeConfig config(const Shape& shape, SpaceSlot space = nullptr) {
   c.globals = static_cast<std::size_t>(shape.globals + shape.threads);  // + one mailbox per thread
   c.collector.verify_batch = shape.verify_batch;
   c.checked = true;
-  if (shape.alloc_pause > 0 && space) {  // the timing plan (program.h)
-    c.space.between_bits_for_testing = [every = static_cast<unsigned>(shape.alloc_pause),
-                                        us = shape.alloc_pause_us, space](void*) {
-      // While black allocation is on (marking and the candidate scan run)
-      // 8 times as often: an allocation that straddles the scan is where
-      // a race between the allocator's and the scan's orders lives.
-      const tricolor::Space* sp = space->load(std::memory_order_acquire);
-      const unsigned e = sp && sp->black_allocation() ? std::max(1u, every / 8) : every;
-      thread_local unsigned n = 0;
-      if (++n % e == 0) wait_us(us);
-    };
-  }
   return c;
+}
+
+// The timing plan's allocation pause (program.h), set on the Space before
+// any mutator thread starts (allocator/testing.h).
+void set_alloc_pause(const Shape& shape, tricolor::Space& space) {
+  if (shape.alloc_pause <= 0) return;
+  tricolor::SpaceTesting::set_between_bits_hook(
+      space, [every = static_cast<unsigned>(shape.alloc_pause), us = shape.alloc_pause_us,
+              sp = &space](void*) {
+        // While black allocation is on (marking and the candidate scan run)
+        // 8 times as often: an allocation that straddles the scan is where
+        // a race between the allocator's and the scan's orders lives.
+        const unsigned e = sp->black_allocation() ? std::max(1u, every / 8) : every;
+        thread_local unsigned n = 0;
+        if (++n % e == 0) wait_us(us);
+      });
 }
 
 // A mutator thread that runs jobs handed to it, one at a time; idle (and
@@ -666,9 +667,8 @@ class Interleaved {
 class Concurrent {
  public:
   Concurrent(const Shape& shape)
-      : shape_(shape), space_(std::make_shared<std::atomic<const tricolor::Space*>>(nullptr)),
-        rt_(config(shape, space_)) {
-    space_->store(&rt_.space(), std::memory_order_release);
+      : shape_(shape), rt_(config(shape)) {
+    set_alloc_pause(shape, rt_.space());
     rt_.on_finalizer = [this](Object* o, std::span<void* const>) {
       if (count(fin_runs_, o) > 1) fail("the finalizer of " + id(o->id) + " ran twice");
       if (o->has(kResurrects)) rt_.set_global(keep_slot(o), o);
@@ -851,7 +851,6 @@ class Concurrent {
   }
 
   const Shape shape_;
-  SpaceSlot space_;
   Runtime rt_;
   std::mutex mu_;  // guards the counts and violations_
   std::unordered_map<std::uint64_t, int> fin_runs_, cb_runs_;

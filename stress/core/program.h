@@ -64,7 +64,7 @@ struct Shape {
   /// (harness.h).  Microseconds to wait after each phase (0: none, 1: a
   /// yield), and one allocation in `alloc_pause` (0: none; 8 times as many
   /// while black allocation is on) pauses between its two bitmap stores
-  /// (tricolor::SpaceConfig::between_bits_for_testing) for `alloc_pause_us`
+  /// (tricolor::SpaceTesting::set_between_bits_hook) for `alloc_pause_us`
   /// (1: a yield).
   std::array<int, static_cast<int>(tricolor::Phase::kCount)> phase_delay_us{};
   int alloc_pause = 0;

@@ -27,7 +27,11 @@
 //     nullptr, no crash, no extra arena), a request larger than an arena
 //     fails without reserving arenas, the 32 MiB rounding, two Spaces alive
 //     at once keep their objects apart, threads racing to add arenas all
-//     get memory (a hook makes each adder let the others go first);
+//     get memory (a hook, allocator/testing.h, makes each adder let the
+//     others go first);
+//   * misuse: with SpaceConfig::world set, allocate() from a thread that is
+//     not attached to the World throws UsageError (a thread's first
+//     allocation in every build, every allocation in Debug builds);
 //   * lifetimes: a Space destroyed and a new one built at the same address
 //     on the same thread; a Space destroyed while another thread still holds
 //     its heaps, that thread then using a new Space and exiting; objects of
@@ -61,6 +65,9 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "allocator/testing.h"        // SpaceTesting: the added-arena hook
+#include "tricolor/stop_the_world.h"  // World, MutatorScope, UsageError
 
 namespace tricolor {
 namespace {
@@ -606,16 +613,65 @@ TEST(Space, ThreadsRacingForNewArenasAllGetMemory) {
   // wait, so the others take its arena: only max_arenas may fail them.
   SpaceConfig c;
   c.arena_bytes = 32 * MiB;
-  c.added_arena_for_testing = [] { std::this_thread::sleep_for(std::chrono::milliseconds(2)); };
+  auto adder_waits = [] { std::this_thread::sleep_for(std::chrono::milliseconds(2)); };
   for (int round = 0; round < 20; ++round) {
     Space s(c);
+    SpaceTesting::set_added_arena_hook(s, adder_waits);
     ASSERT_EQ(allocate_together(s, 8), 0) << "round " << round << ", " << s.arena_count() << " arenas";
   }
   // The limit still holds: 8 threads cannot all get a heap out of 2 arenas.
   c.max_arenas = 2;
   Space s(c);
+  SpaceTesting::set_added_arena_hook(s, adder_waits);
   EXPECT_GT(allocate_together(s, 8), 0);
   EXPECT_EQ(s.arena_count(), 2u);
+}
+
+TEST(Space, AllocateFromAThreadNotAttachedToItsWorldThrows) {
+  World world;
+  SpaceConfig c;
+  c.arena_bytes = 32 * MiB;
+  c.world = &world;
+  Space s(c);
+  // This thread never attached: its first allocation takes the slow path,
+  // which checks in every build.
+  EXPECT_THROW(s.allocate(16), UsageError);
+  void* p = nullptr;
+  {
+    MutatorScope m(world);
+    p = s.allocate(16);
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(s.is_object(p));
+  }
+#ifndef NDEBUG
+  // Detached again: Debug builds check the fast path too.
+  EXPECT_THROW(s.allocate(16), UsageError);
+#endif
+  // Another thread, never attached.
+  bool threw = false;
+  std::thread([&] {
+    try {
+      s.allocate(16);
+    } catch (const UsageError&) {
+      threw = true;
+    }
+  }).join();
+  EXPECT_TRUE(threw);
+  // A thread attached to the World allocates; free needs no attachment.
+  void* q = nullptr;
+  std::thread([&] {
+    MutatorScope m(world);
+    q = s.allocate(16);
+  }).join();
+  EXPECT_NE(q, nullptr);
+  s.free(p);
+  s.free(q);
+  EXPECT_FALSE(s.is_object(p));
+  // Without a World, any thread allocates (the other tests).
+  Space free_for_all(SpaceConfig{.arena_bytes = 32 * MiB});
+  void* r = free_for_all.allocate(16);
+  EXPECT_NE(r, nullptr);
+  free_for_all.free(r);
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "allocator/testing.h"  // SpaceTesting: the between-bits hook
+
 namespace {
 
 using synthetic::Object;
@@ -223,9 +225,9 @@ TEST(Runtime, ALiveWeakReferenceGetsItsCallbackOnce) {
 // candidates is never a candidate, so the concurrent phases never inspect
 // it before its constructor ran.  The Space sets a black allocation's
 // marks bit before its starts bit; the scan reads starts before marks
-// (tricolor/space.h).  The test hook holds one allocation, begun while
-// marking runs, between its two bitmap stores until the candidate filter
-// is over.  In the other order (mutant starts-before-marks: main before
+// (tricolor/space.h).  The test hook (allocator/testing.h) holds one
+// allocation, begun while marking runs, between its two bitmap stores
+// until the candidate filter is over.  In the other order (mutant starts-before-marks: main before
 // issue 17) the scan sees the starts bit without the marks bit, the
 // filter inspects the block before the runtime registered it, and the
 // checked runtime reports "not an object" -- the failure the stress
@@ -236,14 +238,14 @@ TEST(Runtime, AnObjectBornWhileTheCollectorScansIsNoCandidate) {
   enum { kIdle, kArmed, kHeld, kReleased } state = kIdle;
   auto cfg = tricolor_test::synthetic_config();
   cfg.checked = true;
-  cfg.space.between_bits_for_testing = [&](void*) {
+  Runtime rt(cfg);
+  tricolor::SpaceTesting::set_between_bits_hook(rt.space(), [&](void*) {
     std::unique_lock lk(mu);
     if (state != kArmed) return;
     state = kHeld;
     cv.notify_all();
     cv.wait(lk, [&] { return state == kReleased; });
-  };
-  Runtime rt(cfg);
+  });
   std::thread born;
   rt.on_phase_end = [&](tricolor::Phase p) {
     if (p == tricolor::Phase::kRootScan) {  // black allocation is on

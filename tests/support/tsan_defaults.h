@@ -20,7 +20,7 @@
 // the TSan run of stress_core).  called_from_lib: makes TSan ignore the
 // interceptors libmimalloc calls, TSan's mechanism for uninstrumented
 // libraries.  Our own accesses to the memory mimalloc hands out are still
-// checked (allocator/space.cc orders frees before reuse for TSan).
+// checked (allocator/tsan_model.h orders frees before reuse for TSan).
 #pragma once
 
 #include <oneapi/tbb/global_control.h>
