@@ -33,16 +33,16 @@ fi
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTRICOLOR_RUNTIME_TESTS=OFF >/dev/null
 cmake --build build/release -j"$(nproc)" --target core_pause hiccup >/dev/null
 log "(0) this machine's noise floor: gaps of a thread that never blocks"
-/usr/bin/python3 bench/hiccup.py --binary build/release/bench/hiccup --out papers/results \
+/usr/bin/python3 bench/core/hiccup.py --binary build/release/bench/hiccup --out papers/results \
     --seconds "$( ((quick)) && echo 5 || echo 20)"
 log "(a) the collector: stock vs -X gc=stw vs concurrent (pause and stall vs heap, throughput, RSS)"
-/usr/bin/python3 bench/gc_modes.py "${py[@]}" \
+/usr/bin/python3 bench/cpython/gc_modes.py "${py[@]}" \
     $( ((quick)) && echo --collects 3 --repeat 3 || echo --collects 5 --repeat 7)
 log "(b) time-to-safepoint: unrelated-thread stall during long native calls"
-/usr/bin/python3 bench/safepoint.py "${py[@]}" "${repeat[@]}"
+/usr/bin/python3 bench/cpython/safepoint.py "${py[@]}" "${repeat[@]}"
 log "(c) overhead with nothing pending"
-/usr/bin/python3 bench/overhead.py "${py[@]}" "${runs[@]}"
+/usr/bin/python3 bench/cpython/overhead.py "${py[@]}" "${runs[@]}"
 log "(d) the collector core: concurrent vs full-STW pauses, 1 M to 16 M objects"
 if ((quick)); then sizes=(--sizes 1,4 --collections 4); else sizes=(--sizes 1,2,4,8,16); fi
-/usr/bin/python3 bench/core_pause.py --binary build/release/bench/core_pause --out papers/results "${sizes[@]}"
+/usr/bin/python3 bench/core/core_pause.py --binary build/release/bench/core_pause --out papers/results "${sizes[@]}"
 log "done in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; results in papers/results/"

@@ -4,7 +4,7 @@
 # --with-thread-sanitizer, its collector core with -fsanitize=thread
 # (build-cpython.sh --only tricolor-tsan, cached like the others), then
 #   * CPython's test_gc in both collector modes, and
-#   * stress/python/stress_graph.py in both modes and in the safepoint
+#   * stress/python/stress_graph in both modes and in the safepoint
 #     stress mode,
 # with TSan halting on the first report.  CPython's own suppressions for
 # the free-threaded build (Tools/tsan/suppressions_free_threading.txt, kept
@@ -48,7 +48,7 @@ run() {  # run NAME COMMAND...: one step; a failure is remembered, not fatal
 }
 run "test_gc, concurrent" env PYTHON_GC=concurrent "$py" -m test -u-network --timeout 1800 "${ignores[@]}" test_gc
 run "test_gc, stw" env PYTHON_GC=stw "$py" -m test -u-network --timeout 1800 test_gc
-graph=$TRICOLOR_ROOT/stress/python/stress_graph.py
+graph=$TRICOLOR_ROOT/stress/python/stress_graph
 run "stress_graph, concurrent" env PYTHON_GC=concurrent "$py" "$graph" --seconds "$seconds"
 run "stress_graph, stw" env PYTHON_GC=stw "$py" "$graph" --seconds "$seconds"
 run "stress_graph, stress mode" env PYTHON_GC=concurrent PYTHON_SAFEPOINT_STRESS=200 "$py" "$graph" --seconds "$seconds"

@@ -1,8 +1,8 @@
 // synthetic/runtime.h -- a small reference-counted runtime that embeds the
 // tricolor collector: objects with N pointer slots and atomic refcounts,
 // finalizers and weak references, mutated by several threads.  It is the
-// embedder of the core's tests, of bench/core_pause and of stress/, and the
-// worked example for anyone embedding tricolor in their own interpreter.
+// embedder of the core's tests, of bench/core/core_pause and of stress/, and
+// the worked example for anyone embedding tricolor in their own interpreter.
 //
 // Object model.  An Object has an atomic refcount, a spinlock that guards
 // its slots, flags, and `nslots` slots.  Every strong reference -- a slot,

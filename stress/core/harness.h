@@ -2,6 +2,12 @@
 // runtime in checked mode, against a reference model, and returns every
 // invariant it saw broken.
 //
+// Two harnesses, one per file: interleaved_harness.cc (run_interleaved,
+// with its model) and concurrent_harness.cc (run_concurrent); what both
+// use (the runtime's configuration, the mutator threads, the messages) is
+// declared at the end of this header, in stress::detail, and defined in
+// harness.cc.
+//
 // Threads.  Each model thread is a real thread with its own
 // synthetic::Mutator; between operations it waits in an inactive region,
 // so the world can stop without it.  The collector runs on the calling
@@ -77,10 +83,18 @@
 // candidate scan took a block being allocated for a candidate.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "stress/core/program.h"
+#include "synthetic/runtime.h"
 
 namespace stress {
 
@@ -90,5 +104,97 @@ std::vector<std::string> run_interleaved(const std::vector<Op>& program, const S
 /// Runs `per_thread[t]` on thread t, all at once, while collecting.
 std::vector<std::string> run_concurrent(const std::vector<std::vector<Op>>& per_thread,
                                         const Shape& shape);
+
+// ---------------------------------------------------------------------------
+// Shared by the two harnesses (harness.cc).
+
+namespace detail {
+
+using synthetic::Mutator;
+using synthetic::Object;
+using synthetic::Runtime;
+
+// An object's name in messages: #<id>.
+std::string id(std::uint64_t rid);
+
+// The survivors of a run, for the failure message: each with its refcount,
+// the references it gets from the other survivors, its flags and slots.
+std::string describe(const std::vector<Object*>& objs);
+
+// A wait of the timing plan: 1 is a yield.
+void wait_us(int us);
+
+// A failed allocation is a finding, not a crash: the Space returns
+// nullptr only when it can add no arena (a spurious nullptr once crashed
+// the concurrent property: issue 17).
+std::string allocation_failed(Runtime& rt, int slots);
+
+// The checked runtime a case runs on: only the program collects, with the
+// case's verification batch size.
+synthetic::RuntimeConfig config(const Shape& shape);
+
+// The timing plan's allocation pause (program.h), set on the Space before
+// any mutator thread starts (allocator/testing.h).
+void set_alloc_pause(const Shape& shape, tricolor::Space& space);
+
+// A mutator thread that runs jobs handed to it, one at a time; idle (and
+// so stopped, for the world) in between.
+class Worker {
+ public:
+  using Job = std::function<void(Mutator&)>;
+  explicit Worker(Runtime& rt) : rt_(rt), thread_([this] { loop(); }) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return m_ != nullptr; });  // attached and ready
+  }
+  ~Worker() {
+    post({}, /*wait=*/false);
+    thread_.join();
+  }
+  // Runs job on this thread; with `wait`, returns when it is done.
+  void post(Job job, bool wait = true) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return !pending_; });
+    job_ = std::move(job);
+    pending_ = true;
+    quit_ = !job_;
+    cv_.notify_all();
+    if (wait) cv_.wait(lk, [&] { return !pending_; });
+  }
+  Mutator& mutator() { return *m_; }
+
+ private:
+  void loop() {
+    Mutator m(rt_);
+    {
+      std::lock_guard lk(mu_);
+      m_ = &m;
+      cv_.notify_all();
+    }
+    for (;;) {
+      Job job;
+      {
+        tricolor::InactiveScope idle(rt_.world());
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return pending_; });
+        if (quit_) break;
+        job = std::move(job_);
+      }
+      job(m);
+      m.safepoint();
+      std::lock_guard lk(mu_);
+      pending_ = false;
+      cv_.notify_all();
+    }
+  }
+  Runtime& rt_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Job job_;
+  bool pending_ = false, quit_ = false;
+  Mutator* m_ = nullptr;
+  std::thread thread_;
+};
+
+}  // namespace detail
 
 }  // namespace stress

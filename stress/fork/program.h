@@ -1,5 +1,6 @@
 // stress/fork/program.h -- the generated programs of stress_fork and their
-// reference model (pure C++, no Python: driver.cc runs them).
+// reference model (pure C++, no Python: operation.cc runs them,
+// run_checks.cc checks them).
 //
 // A program is a list of abstract operations, each owned by one thread.
 // Operations name the objects they use by indices into the owning thread's
@@ -213,7 +214,7 @@ struct MNode {
   std::vector<int> items;             // kList: linked uids, in order
   std::map<std::string, int> slots;   // kDict/kInst/kRes: key -> uid
   int target = 0;                     // kWeak: the referent
-  // Checker state (driver.cc):
+  // Checker state (run_checks.cc):
   bool ever_garbage = false;  // once unreachable from locals and G (sticky)
   int garbage_since = -1;     // collections done when it was first seen unreachable from every holder; -1 if not garbage
   bool kept = false;          // seen in the keep list

@@ -1,5 +1,5 @@
 """Reproducer: deadlock between the concurrent collector's allocation assist
-and a stop-the-world pause (found by stress_graph.py).
+and a stop-the-world pause (found by stress_graph).
 
     build/bin/python3.13t-tricolor stress/python/repro_assist_deadlock.py
 

@@ -1,6 +1,6 @@
 """Regression test (stress/known_bugs.md, fixed #1): no weakref callback runs
 for a weakref that became garbage together with its referent, while
-collections overlap the building of such cycles (found by stress_graph.py,
+collections overlap the building of such cycles (found by stress_graph,
 invariant 4).  ctest: stress.python.weakref-callbacks.
 
     build/bin/python3.13t-tricolor stress/python/repro_weakref_callback_garbage.py

@@ -1,4 +1,4 @@
-// bench/core_pause.cc -- the core's pause benchmark: the synthetic runtime
+// bench/core/core_pause.cc -- the core's pause benchmark: the synthetic runtime
 // with N live objects and mutator threads that keep mutating while
 // collections run, in both modes of the same collector.
 //

@@ -12,14 +12,19 @@ warm-up pass. --runs K runs per workload and interpreter, launches alternating
 stock/tricolor. Reported: median time per interpreter and the ratio
 tricolor/stock of the medians; target <= 1.02.
 
-    python3 bench/overhead.py --stock PY --tricolor PY [--out DIR]
+    python3 bench/cpython/overhead.py --stock PY --tricolor PY [--out DIR]
         [--runs 11] [--workloads loop,call,builtin]
 
 Writes overhead.json (all run times), overhead.md and overhead.png to --out.
 """
 import json
+import os
 import sys
 import time
+
+# bench/report.py, imported by the driver only; os (unlike pathlib) is
+# already loaded at start-up, so the workers load nothing more than before.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 TARGET = 1.02
 

@@ -1,6 +1,6 @@
 """Benchmark (b): time-to-safepoint during long native calls.
 
-For each case of bench/stall_worker.py (one long C call: big-int arithmetic,
+For each case of bench/cpython/stall_worker.py (one long C call: big-int arithmetic,
 sum/min/sorted/join/..., regex), the SIZE is first calibrated on the STOCK
 interpreter so that the call takes >= --target-ms: start at INITIAL[case] and
 grow by x1.5..x3 (linear extrapolation from the measured call_s, clamped),
@@ -20,18 +20,21 @@ millions of items they build: tricolor's worst time-to-safepoint <= 2 ms);
 proves little); FAIL otherwise. The stock stall is bounded by the call duration (call_ms) less
 the collector's 20 ms head start.
 
-    python3 bench/safepoint.py --stock PY --tricolor PY [--out DIR]
+    python3 bench/cpython/safepoint.py --stock PY --tricolor PY [--out DIR]
         [--cases a,b] [--repeat 3] [--target-ms 300]
 
 Writes safepoint.json (raw runs, calibration probes, command line),
 safepoint.md and safepoint.png to --out.
 """
 import subprocess
+import sys
+from pathlib import Path
 
-import report
-from stall_worker import CASES, CONTROL
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/report.py
+import report  # noqa: E402
+from stall_worker import CASES, CONTROL  # noqa: E402
 
-WORKER = report.BENCH / "stall_worker.py"
+WORKER = Path(__file__).resolve().parent / "stall_worker.py"
 INITIAL = {
     "int_mul": 100000, "int_floordiv": 100000, "int_pow_mod": 3000, "int_to_str": 300000,
     "int_from_str_base36": 20000, "math_factorial": 20000, "math_comb": 300,

@@ -11,7 +11,7 @@ files that fail on both are the machine's (no network, container limits);
 the files that fail on only one interpreter are the difference, which
 papers/design.md §6.4 explains test by test.
 
-    python3 bench/regrtest_full.py --stock PY --tricolor PY [--out DIR]
+    python3 tests/runtime/regrtest_full.py --stock PY --tricolor PY [--out DIR]
         [--log-dir DIR] [--reuse-log NAME]
 
 --reuse-log stock|tricolor parses LOG_DIR/regrtest_full-NAME.log from an
@@ -26,7 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import report
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # bench/report.py
+import report  # noqa: E402
 
 ARGS = ["-m", "test", "-j2", "-u-network", "--timeout", "900", "--rerun"]
 

@@ -23,7 +23,7 @@ Parts (--parts, default all):
   rss         a cycle-heavy workload (rings of instances dropped), automatic
               GC on; peak RSS (ru_maxrss) at the end.
 
-    python3 bench/gc_modes.py --stock PY --tricolor PY [--out DIR]
+    python3 bench/cpython/gc_modes.py --stock PY --tricolor PY [--out DIR]
         [--sizes 200000,2000000,8000000] [--collects 5] [--repeat 5]
         [--parts pause,throughput,rss]
 
@@ -35,6 +35,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/report.py
 
 CONFIGS = ("stock", "stw", "concurrent")
 

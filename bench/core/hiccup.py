@@ -1,11 +1,11 @@
-"""The machine's noise floor: bench/hiccup (a thread that spins on the clock,
+"""The machine's noise floor: hiccup.cc (a thread that spins on the clock,
 touching no memory, making no system call) on every CPU at once, each pinned
 to its CPU, for --seconds.  A gap between two clock reads is time the thread
 was kept from running -- interrupts, and in a virtual machine the host's
 use of the vCPU, which the guest cannot see.  Every pause and stall in the
 other results can be stretched by as much.
 
-    python3 bench/hiccup.py --binary build/release/bench/hiccup [--seconds 20]
+    python3 bench/core/hiccup.py --binary build/release/bench/hiccup [--seconds 20]
         [--out papers/results]
 
 Writes hiccup.json and hiccup.md.
@@ -14,8 +14,11 @@ import argparse
 import json
 import os
 import subprocess
+import sys
+from pathlib import Path
 
-import report
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/report.py
+import report  # noqa: E402
 
 
 def main():

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Pause cost of Verifier::find_dependents (papers/design.md §7.5), side by side.
 
-    bench/dependents_cost.py [--build build/mutants] [--runs 4] [--objects 1000000]
+    bench/core/dependents_cost.py [--build build/mutants] [--runs 4] [--objects 1000000]
 
-Runs bench/core_pause from a -DTRICOLOR_MUTANTS=ON build (stress/run
-mutants makes build/mutants; `cmake --build build/mutants --target
-core_pause`) alternately as is and with TRICOLOR_MUTANT=no-dependents, which
-skips the step, and prints the medians over runs of each run's max pause,
-median pause and verify-phase time per collection (collections after the
-first).
+Runs BUILD/bench/core_pause (bench/core/core_pause.cc) from a
+-DTRICOLOR_MUTANTS=ON build (stress/run mutants makes build/mutants;
+`cmake --build build/mutants --target core_pause`) alternately as is and
+with TRICOLOR_MUTANT=no-dependents, which skips the step, and prints the
+medians over runs of each run's max pause, median pause and verify-phase
+time per collection (collections after the first).
 """
 import argparse
 import json

@@ -1,9 +1,9 @@
 """Time-to-safepoint worker: run one long native call and measure how long an
 unrelated Python thread stalls while a third thread requests a collection.
 
-Run by bench/safepoint.py under each interpreter; prints one JSON object.
+Run by bench/cpython/safepoint.py under each interpreter; prints one JSON object.
 
-    python3.13t-stock bench/stall_worker.py CASE SIZE [--repeat N]
+    python3.13t-stock bench/cpython/stall_worker.py CASE SIZE [--repeat N]
 
 Three threads:
   caller     runs CASE at SIZE (the argument is built before timing starts);

@@ -1,7 +1,7 @@
 """Benchmark of the collector core: pauses of the concurrent mode and of the
 full-STW mode of the same collector, in one run, against the live heap.
 
-For each size (live objects) and mode, runs bench/core_pause (the synthetic
+For each size (live objects) and mode, runs core_pause (the synthetic
 runtime, 2 mutator threads that keep mutating and making garbage cycles
 while collections run; see core_pause.cc) and reports, over its collections
 after the first: the longest pause (world stopped -> restarted), the p99
@@ -11,15 +11,18 @@ concurrent mark, per worker).  Sizes run in order, modes alternate.  The
 modes: concurrent, concurrent without the candidate filter ("unfiltered"),
 and full-STW.
 
-    python3 bench/core_pause.py --binary build/release/bench/core_pause
+    python3 bench/core/core_pause.py --binary build/release/bench/core_pause
         [--sizes 1,2,4,8,16] [--collections 8] [--out papers/results]
 
 Writes core_pause.json (every collection), core_pause.md and core_pause.png.
 """
 import argparse
 import statistics
+import sys
+from pathlib import Path
 
-import report
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/report.py
+import report  # noqa: E402
 
 # name -> core_pause arguments; "unfiltered" is the concurrent mode without
 # the candidate filter (the verification then pauses over every unmarked

@@ -1,4 +1,4 @@
-// bench/hiccup.cc -- the machine's own noise floor: how often, and for how
+// bench/core/hiccup.cc -- the machine's own noise floor: how often, and for how
 // long, a thread that never blocks is kept from running.
 //
 //   hiccup --seconds S
@@ -9,7 +9,7 @@
 // timer interrupts (a few us); in a virtual machine they include the time
 // the host runs something else on this vCPU, which the guest cannot see
 // (no context switch, no steal time on this machine).  Any pause or stall
-// measured here can be stretched by as much; bench/hiccup.py runs one
+// measured here can be stretched by as much; bench/core/hiccup.py runs one
 // spinner per CPU, pinned, and reports them next to the pause benchmarks.
 // Prints one JSON object.
 #include <chrono>
