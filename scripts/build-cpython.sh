@@ -14,11 +14,11 @@
 # are linked as build/bin/python3.13t-stock and build/bin/python3.13t-tricolor.
 #
 # --only tricolor-debug builds the tricolor interpreter --with-pydebug (its
-# collector then validates every verification, see Python/gc_tricolor.c) as
-# build/bin/python3.13td-tricolor; --only tricolor-tsan builds it
-# --with-thread-sanitizer, its core with -fsanitize=thread, as
-# build/bin/python3.13t-tricolor-tsan (scripts/test-tsan-fork.sh).  Neither
-# is built by default.
+# collector then validates every verification, see
+# Python/gc_tricolor_embedder.c) as build/bin/python3.13td-tricolor;
+# --only tricolor-tsan builds it --with-thread-sanitizer, its core with
+# -fsanitize=thread, as build/bin/python3.13t-tricolor-tsan
+# (scripts/test-tsan-fork.sh).  Neither is built by default.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -45,7 +45,7 @@ patchdir=$TRICOLOR_ROOT/runtime-patch
 # Bump when the build steps below change in a way that changes the result.
 recipe=2
 # The collector core that the tricolor interpreter links (the binding,
-# runtime-patch/files/Python/gc_tricolor.c, calls it through tricolor/c_api.h).
+# runtime-patch/files/Python/gc_tricolor*.c, calls it through tricolor/c_api.h).
 core_inputs=(CMakeLists.txt cmake include allocator/bitmap.c allocator/segment_map.c gc)
 
 flags_of() {  # flags_of VARIANT: configure flags

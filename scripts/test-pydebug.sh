@@ -4,7 +4,8 @@
 # and run test_gc, test_weakref and test_finalization on it in concurrent
 # mode.  In a debug build every verification pause also walks the whole
 # heap and fails if a live object references an object found garbage
-# (Python/gc_tricolor.c, GC_DEBUG), on top of CPython's own assertions.
+# (Python/gc_tricolor_embedder.c, GC_DEBUG), on top of CPython's own
+# assertions.
 # Separate from scripts/test.sh because of the extra build.
 #
 #   scripts/test-pydebug.sh [--tarball PATH]

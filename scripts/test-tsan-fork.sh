@@ -10,7 +10,7 @@
 # the free-threaded build (Tools/tsan/suppressions_free_threading.txt, kept
 # next to the build) apply; nothing of tricolor's is suppressed.  The
 # binding's concurrent reads of objects that mutators write -- racy by
-# design (Python/gc_tricolor.c, "Concurrent reads") -- are left out of
+# design (Python/gc_tricolor_concurrent_trace.c) -- are left out of
 # TSan's analysis by annotations (AnnotateIgnoreReadsBegin/End) in the
 # binding; its writes, its synchronisation and every read made while the
 # world is stopped are checked.  The collector mode is chosen through

@@ -10,18 +10,19 @@ until f2c6f96 (0005: take the collector thread's mutex only while
 detached).
 
 Threads that make cyclic garbage fast make the binding's pacer ask for an
-assist (tc_behind): tc_request_collection() (Python/gc_tricolor.c) takes
-tc.thr_mu, waits for the collector thread with Py_BEGIN/END_ALLOW_THREADS
-*inside* the mutex, so it re-attaches while holding tc.thr_mu.  If a
-stop-the-world request is pending at that moment (the next collection's
-root scan, or -- as here -- an explicit gc.collect()'s pauses), the thread
-blocks in _PyThreadState_Attach holding tc.thr_mu; another mutator that
-reaches _Py_RunGC -> tc_request_collection() blocks in
-pthread_mutex_lock(&tc.thr_mu) while still attached, so it never parks, and
-the collection that requested the pause waits for it forever.  gdb shows:
+assist (gct_behind): gct_request_collection() (Python/gc_tricolor_thread.c)
+takes gct_thread.mu, waits for the collector thread with
+Py_BEGIN/END_ALLOW_THREADS *inside* the mutex, so it re-attaches while
+holding gct_thread.mu.  If a stop-the-world request is pending at that
+moment (the next collection's root scan, or -- as here -- an explicit
+gc.collect()'s pauses), the thread blocks in _PyThreadState_Attach holding
+gct_thread.mu; another mutator that reaches _Py_RunGC ->
+gct_request_collection() blocks in pthread_mutex_lock(&gct_thread.mu) while
+still attached, so it never parks, and the collection that requested the
+pause waits for it forever.  gdb shows (today's names):
   collecting thread: stop_the_world("tricolor:resurrection-check" or other)
-  mutator A:  tc_request_collection -> PyEval_RestoreThread (holds thr_mu)
-  mutator B:  tc_request_collection -> pthread_mutex_lock(&tc.thr_mu), attached
+  mutator A:  gct_request_collection -> PyEval_RestoreThread (holds mu)
+  mutator B:  gct_request_collection -> pthread_mutex_lock(&gct_thread.mu), attached
 """
 import argparse
 import faulthandler

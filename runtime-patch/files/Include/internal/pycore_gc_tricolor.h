@@ -8,8 +8,9 @@ extern "C" {
 #  error "this header requires Py_BUILD_CORE define"
 #endif
 
-/* The tricolor collector's hooks (Python/gc_tricolor.c, compiled as part
- * of gc_free_threading.c; free-threaded builds only). */
+/* The tricolor collector's hooks (Python/gc_tricolor.c and the
+ * gc_tricolor_*.c files it includes, compiled as part of
+ * gc_free_threading.c; free-threaded builds only). */
 #ifdef Py_GIL_DISABLED
 /* _PyGC_Init: reads -X gc / PYTHON_GC, starts the collector. */
 extern void _PyGC_TricolorInit(PyInterpreterState *interp);

@@ -1,0 +1,177 @@
+#ifndef Py_INTERNAL_GC_TRICOLOR_BINDING_H
+#define Py_INTERNAL_GC_TRICOLOR_BINDING_H
+
+#ifndef Py_BUILD_CORE
+#  error "this header requires Py_BUILD_CORE define"
+#endif
+
+/* The binding's internal declarations: the state and the functions that one
+ * Python/gc_tricolor*.c file defines for the others and for the hooks in
+ * gc_free_threading.c.  Included only by Python/gc_tricolor.c, which
+ * gc_free_threading.c includes (after its struct collection_state and the
+ * static helpers the binding calls): everything here belongs to that one
+ * translation unit, so everything is static.  What other CPython files call
+ * is in pycore_gc_tricolor.h.
+ *
+ * Legal call order (one process):
+ *   1. _PyGC_TricolorInit, in the main interpreter's _PyGC_Init, before
+ *      there is a second thread, sets gct.  Until then, and for good in stw
+ *      mode, gct_active() is 0 and gct_on_alloc/gct_on_free do nothing.
+ *   2. Any thread, at any time: gct_on_alloc, gct_on_free, gct_active,
+ *      gct_live_divisor, gct_behind (relaxed loads only).
+ *   3. gct_request_collection: _Py_RunGC, attached, gct_active() true.
+ *   4. gct_collect: gc_collect_internal, attached, with gcstate->collecting
+ *      held, gct_active() true; the core then calls gct_ops' callbacks in
+ *      the order of tricolor/embedder.h (gc_tricolor_embedder.c).
+ *   5. _PyGC_TricolorStopThread (Py_FinalizeEx) once; in the child of
+ *      fork(), _PyGC_TricolorAfterForkChild before anything else.
+ */
+
+#include <pthread.h>               // pthread_mutex_t: gct_thread
+#include <signal.h>                // sigset_t: gct_block_signals()
+
+#include "tricolor/segment_map.h"  // tc_segment_map: the starts bits
+#include "tricolor/c_api.h"        // tc_collector, tc_visitor, tc_stats
+
+enum { GCT_STW = 0, GCT_CONCURRENT = 1 };
+
+/* ---- gc_tricolor.c: the binding's process-wide state ---- */
+
+/* Written only while no other thread can read it: by _PyGC_TricolorInit
+ * (mode, interp, map, collector), _PyGC_TricolorAfterForkChild (mode, map)
+ * and the first collection before its marker threads start
+ * (subtype_traverse); every thread reads it with plain loads. */
+struct gct_binding {
+    int mode;                       /* GCT_STW or GCT_CONCURRENT */
+    PyInterpreterState *interp;     /* the main interpreter, once _PyGC_Init ran */
+    tc_segment_map *map;            /* the starts bits (NULL: stw) */
+    tc_collector *collector;
+    traverseproc subtype_traverse;  /* typeobject.c's, for the allowlist */
+};
+static struct gct_binding gct;
+
+/* Whether interp collects with the concurrent mode. */
+static inline int
+gct_active(PyInterpreterState *interp)
+{
+    return gct.mode == GCT_CONCURRENT && interp == gct.interp;
+}
+
+/* ---- gc_tricolor_heap.c: the starts bits ---- */
+
+/* op starts a GC object (gc_alloc, _PyObject_GC_Link, _PyObject_GC_Resize). */
+static inline void gct_on_alloc(PyObject *op);
+/* op's memory is freed (PyObject_GC_Del, _PyObject_GC_Resize). */
+static inline void gct_on_free(PyObject *op);
+/* Whether p starts a GC object of the main interpreter. */
+static int gct_is_heap_object(const void *p);
+
+/* ---- gc_tricolor_weakrefs.c: weak references with callbacks ---- */
+
+/* Written by the collecting thread only, while the core runs no thread of
+ * its own; read by gct_refcount() on the core's threads. */
+struct gct_wrcb_queue {
+    PyObject **items;  /* state->wrcb_to_call at the last pause's end, sorted */
+    size_t n, cap;
+};
+static struct gct_wrcb_queue gct_wrcb;
+
+/* World stopped, after clear_weakrefs(): note what the queue holds. */
+static void gct_note_wrcb(struct collection_state *state);
+/* Whether op was in the queue at the last verify pause's end. */
+static inline int gct_is_queued(PyObject *op);
+
+/* ---- gc_tricolor_concurrent_trace.c: the reads with the world running ---- */
+
+/* Under ThreadSanitizer the concurrent reads are left out of its analysis:
+ * they race with the owners' plain stores by design
+ * (gc_tricolor_concurrent_trace.c), and TSan cannot see why that is safe.
+ * Writes and synchronisation are still checked, and so is every read made
+ * with the world stopped -- a mutator running during a pause is still
+ * reported (scripts/test-tsan-fork.sh). */
+#ifdef _Py_THREAD_SANITIZER
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+#  define GCT_RACY_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#  define GCT_RACY_READS_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
+#else
+#  define GCT_RACY_READS_BEGIN() ((void)0)
+#  define GCT_RACY_READS_END() ((void)0)
+#endif
+
+/* The allowlist: visit what op references, 1; or 0, op is opaque.  Any
+ * thread, world running, between GCT_RACY_READS_BEGIN/END. */
+static int gct_trace_concurrent(PyObject *op, tc_visitor *v);
+
+/* ---- gc_tricolor_pacing.c: when a collection is due ---- */
+
+/* Atomic (relaxed): written by the collecting thread at the end of each
+ * collection, read by allocating threads. */
+static int gct_reclaiming;
+
+/* gc_should_collect's divisor of the live objects: 4, or 8 while the
+ * program makes cyclic garbage. */
+static int gct_live_divisor(GCState *gcstate);
+/* Whether an allocating thread is so far ahead that it waits (an assist). */
+static int gct_behind(GCState *gcstate);
+
+/* ---- gc_tricolor_embedder.c: the core's callbacks, one collection ---- */
+
+/* state, attached, world_stopped, stops, finalized, weakrefs_pending and
+ * legacy* belong to the thread that holds gcstate->collecting; the core's
+ * threads read world_stopped, which changes only between the core's
+ * phases.  tstate: atomic (relaxed), written when a collection starts,
+ * read by threads racing for gcstate->collecting and by faulthandler.
+ * last and collections: written when a collection ends, read by
+ * gc.get_tricolor_stats() without synchronisation (a snapshot). */
+struct gct_collection_state {
+    struct collection_state *state;  /* the collection in progress */
+    PyThreadState *tstate;           /* the thread that collects (or last did) */
+    int attached;
+    int world_stopped;
+    int stops;            /* pauses so far in this collection */
+    int finalized;        /* finalize() ran since the last pause */
+    int weakrefs_pending; /* garbage held in this pause, weakrefs not cleared */
+    PyObject **legacy;    /* moved to the legacy finalizers (not released) */
+    size_t nlegacy, caplegacy;
+    tc_stats last;        /* the last collection's figures */
+    uint64_t collections;
+};
+static struct gct_collection_state gct_collection;
+
+/* Marker threads (TBB workers) that ever worked for the collector; atomic,
+ * each adds 1 once. */
+static int gct_workers;
+
+/* The callbacks the core is made with (_PyGC_TricolorInit). */
+static const tc_embedder_ops gct_ops;
+
+/* Block the asynchronous signals in the calling thread; *old (if not NULL)
+ * gets the previous mask. */
+static void gct_block_signals(sigset_t *old);
+/* One concurrent collection (gc_collect_internal, gcstate->collecting held). */
+static void gct_collect(PyInterpreterState *interp, struct collection_state *state,
+                        int generation);
+
+/* ---- gc_tricolor_thread.c: the collector thread ---- */
+
+/* mu guards every field (and cv and done_cv wait on it); mu is taken only
+ * by a detached thread.  Read without mu where a stale answer is harmless:
+ * state, and tstate (written under mu before its thread starts). */
+struct gct_collector_thread {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;        /* trigger set, or state no longer 1 */
+    pthread_cond_t done_cv;   /* broadcast after each collection of the thread */
+    uint64_t done;            /* collections the thread finished */
+    int state;                /* 0 none, 1 running, 2 stopping */
+    int trigger;
+    PyThread_handle_t handle;
+    PyThreadState *tstate;
+};
+static struct gct_collector_thread gct_thread;
+
+/* _Py_RunGC: wake the collector thread (start it the first time); wait for
+ * it if gct_behind(). */
+static void gct_request_collection(PyThreadState *tstate);
+
+#endif /* !Py_INTERNAL_GC_TRICOLOR_BINDING_H */

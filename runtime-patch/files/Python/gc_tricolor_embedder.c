@@ -1,0 +1,589 @@
+/* Python/gc_tricolor_embedder.c -- the core's callbacks (tc_embedder_ops)
+ * and one concurrent collection (part of the binding, #included by
+ * gc_tricolor.c).
+ *
+ * gct_collect(), called by gc_collect_internal() with gcstate->collecting
+ * held, runs one collection of the core; the core calls back, in the order
+ * of tricolor/embedder.h (phases in gc_tricolor.c):
+ *   gct_stop_world        attach the collecting thread, stop the world
+ *                         (pause named after its phase), merge queued
+ *                         refcounts; in the first pause also process delayed
+ *                         frees and clear the free lists
+ *   gct_thread_roots      the interpreter's tables, every thread's frames
+ *                         (world stopped)
+ *   gct_trace             concurrent: the allowlist
+ *                         (gc_tricolor_concurrent_trace.c); stopped:
+ *                         tp_traverse
+ *   gct_refcount,         exact with the world stopped, a racy snapshot with
+ *   gct_collectable       it running (the filter)
+ *   gct_hold              a garbage object, held as stock's
+ *                         scan_heap_visitor holds it (world stopped)
+ *   gct_start_world       if this pause held garbage: legacy finalizers,
+ *                         DEBUG_COLLECTABLE, clear_weakrefs (still stopped,
+ *                         as stock); then restart and *detach*
+ *   gct_finalize          weakref callbacks, then tp_finalize (world running)
+ *   gct_clear,            delete_garbage split in two: tp_clear or
+ *   gct_release           gc.garbage, then the hold dropped (world running)
+ *   gct_attach_worker     a marker thread's first work: counted, signals
+ *                         blocked
+ *   gct_refcount_error    a refcount smaller than the references counted
+ * Every callback but trace, refcount, collectable and attach_worker runs on
+ * the collecting thread; those four also run on the core's marker and
+ * filter threads, which have no thread state.
+ *
+ * Invariants: the collecting thread is attached exactly while
+ * gct_collection.attached is 1, and it is detached whenever the core works
+ * with the world running, so that it holds no other thread's
+ * stop-the-world request back; it attaches again (gct_attach) in
+ * gct_stop_world, gct_finalize, gct_clear, gct_release and when the core
+ * returns.  gct_collection.world_stopped is 1 exactly between
+ * gct_stop_world and gct_start_world.
+ *
+ * Concurrency of gct_collection's fields (struct gct_collection_state,
+ * pycore_gc_tricolor_binding.h): state, attached, world_stopped,
+ * stops, finalized, weakrefs_pending and legacy* belong to the thread that
+ * holds gcstate->collecting (the collecting thread); the core's threads
+ * read world_stopped, which changes only between the core's phases.
+ * tstate is written by the collecting thread when its collection starts
+ * (atomic, relaxed) and read by threads racing for gcstate->collecting
+ * (gc_collect_main) and by faulthandler (_PyGC_TricolorIsCollectingThread);
+ * it keeps its value after the collection.  last and collections are
+ * written by the collecting thread when its collection ends and read by
+ * gc.get_tricolor_stats() without synchronisation (a snapshot).
+ * gct_workers is atomic: each marker thread adds 1 once.
+ */
+
+static struct gct_collection_state gct_collection;
+
+static int
+gct_visit_proc(PyObject *op, void *v)
+{
+    tc_visit((tc_visitor *)v, op);
+    return 0;
+}
+
+static bool
+gct_trace(void *ctx, void *obj, tc_visitor *v, bool concurrent)
+{
+    PyObject *op = obj;
+    if (concurrent) {
+        GCT_RACY_READS_BEGIN();
+        int ok = gct_trace_concurrent(op, v);
+        GCT_RACY_READS_END();
+        return ok;
+    }
+    traverseproc traverse = Py_TYPE(op)->tp_traverse;
+    if (traverse != NULL) {
+        (void)traverse(op, gct_visit_proc, v);
+    }
+    return true;
+}
+
+/* Exact with the world stopped (queued refcounts are merged at every stop);
+ * a racy snapshot with it running, as the filter allows. */
+static intptr_t
+gct_refcount(void *ctx, void *obj)
+{
+    PyObject *op = obj;
+    int racy = !gct_collection.world_stopped;
+    if (racy) {
+        GCT_RACY_READS_BEGIN();
+    }
+    uint32_t local = _Py_atomic_load_uint32_relaxed(&op->ob_ref_local);
+    Py_ssize_t shared = _Py_atomic_load_ssize_relaxed(&op->ob_ref_shared);
+    Py_ssize_t refcnt = (Py_ssize_t)local + (shared >> _Py_REF_SHARED_SHIFT);
+    uint8_t bits = _Py_atomic_load_uint8_relaxed(&op->ob_gc_bits);
+    if (racy) {
+        GCT_RACY_READS_END();
+    }
+    refcnt -= (bits & _PyGC_BITS_DEFERRED) != 0;
+    if (gct_wrcb.n != 0 && gct_is_queued(op)) {
+        refcnt -= 1;  /* the callback queue's, from an earlier pause */
+    }
+    return refcnt;
+}
+
+/* Stock's update_refs untracks the tuples and dicts that hold nothing
+ * tracked (world stopped, refcount > 0, no deferred refcount).  Here that
+ * happens to the candidates of a verification and to the roots. */
+static void
+gct_maybe_untrack(PyObject *op)
+{
+    if (!_PyObject_GC_IS_TRACKED(op) || _PyObject_HasDeferredRefcount(op) ||
+        _Py_IsImmortal(op) || Py_REFCNT(op) == 0) {
+        return;
+    }
+    if (PyTuple_CheckExact(op)) {
+        _PyTuple_MaybeUntrack(op);
+    }
+    else if (PyDict_CheckExact(op)) {
+        _PyDict_MaybeUntrack(op);
+    }
+}
+
+/* The roots' tuples and dicts, and the tuples and dicts inside them first
+ * (stock reaches every one of them in its pass over the heap), within a
+ * budget of objects per pause. */
+static int
+gct_untrack_visit(PyObject *op, void *budget)
+{
+    if ((PyTuple_CheckExact(op) || PyDict_CheckExact(op)) && _PyObject_GC_IS_TRACKED(op) &&
+        --*(int *)budget > 0) {
+        Py_TYPE(op)->tp_traverse(op, gct_untrack_visit, budget);
+        gct_maybe_untrack(op);
+    }
+    return 0;
+}
+
+/* Stock takes part: tracked, not frozen, not immortal. */
+static bool
+gct_collectable(void *ctx, void *obj)
+{
+    PyObject *op = obj;
+    if (gct_collection.world_stopped) {
+        gct_maybe_untrack(op);
+    }
+    int racy = !gct_collection.world_stopped;
+    if (racy) {
+        GCT_RACY_READS_BEGIN();
+    }
+    uint8_t bits = _Py_atomic_load_uint8_relaxed(&op->ob_gc_bits);
+    uint32_t local = _Py_atomic_load_uint32_relaxed(&op->ob_ref_local);
+    if (racy) {
+        GCT_RACY_READS_END();
+    }
+    if (!(bits & _PyGC_BITS_TRACKED) || (bits & _PyGC_BITS_FROZEN)) {
+        return false;
+    }
+    return local != _Py_IMMORTAL_REFCNT_LOCAL;
+}
+
+/* The interpreter's own tables, read with the thread roots while the world
+ * is stopped: the interpreter writes them with plain stores, so reading
+ * them while it runs would be a data race (ThreadSanitizer reported it
+ * in init_importlib); a few hundred pointers cost nothing in the pause. */
+static void
+gct_interp_roots(PyInterpreterState *interp, tc_visitor *v)
+{
+    tc_visit(v, interp->imports.modules);
+    tc_visit(v, interp->sysdict);
+    tc_visit(v, interp->builtins);
+    tc_visit(v, interp->dict);
+    tc_visit(v, interp->imports.importlib);
+    tc_visit(v, interp->imports.modules_by_index);
+    for (size_t i = 0; i < _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES; i++) {
+        tc_visit(v, interp->types.builtins.initialized[i].tp_dict);
+        tc_visit(v, interp->types.builtins.initialized[i].tp_subclasses);
+    }
+}
+
+/* The interpreter's tables and every thread's frames, world stopped. */
+static void
+gct_thread_roots(void *ctx, tc_visitor *v)
+{
+    PyInterpreterState *interp = gct.interp;
+    int budget = 4096;
+    gct_interp_roots(interp, v);
+    for (PyThreadState *p = interp->threads.head; p != NULL; p = p->next) {
+        tc_visit(v, p->dict);
+        tc_visit(v, p->async_exc);
+        tc_visit(v, p->current_exception);
+        if (p->exc_info != NULL) {
+            tc_visit(v, p->exc_info->exc_value);
+        }
+        for (_PyInterpreterFrame *f = p->current_frame; f != NULL; f = f->previous) {
+            if (f->owner == FRAME_OWNED_BY_CSTACK) {
+                continue;
+            }
+            tc_visit(v, f->f_executable);
+            tc_visit(v, f->f_funcobj);
+            tc_visit(v, f->f_globals);
+            tc_visit(v, f->f_builtins);
+            tc_visit(v, f->f_locals);
+            tc_visit(v, (PyObject *)f->frame_obj);
+            if (!PyCode_Check(f->f_executable)) {
+                continue;
+            }
+            /* Locals, cells and free variables only: the value stack's
+             * top is not kept in the frame while it executes, and a slot
+             * above it may still point to an object since freed or now
+             * garbage (marking that would only keep garbage a cycle
+             * longer).  Temporaries on the stack become candidates; their
+             * stack reference keeps them alive in the verification. */
+            int n = ((PyCodeObject *)f->f_executable)->co_nlocalsplus;
+            for (int i = 0; i < n; i++) {
+                PyObject *local = f->localsplus[i];
+                if (local != NULL && gct_is_heap_object(local)) {
+                    (void)gct_untrack_visit(local, &budget);
+                }
+                tc_visit(v, local);
+            }
+        }
+    }
+}
+
+static void
+gct_attach(void)
+{
+    if (!gct_collection.attached) {
+        _PyThreadState_Attach(gct_collection.tstate);
+        gct_collection.attached = 1;
+    }
+}
+
+static void
+gct_detach(void)
+{
+    if (gct_collection.attached) {
+        _PyThreadState_Detach(gct_collection.tstate);
+        gct_collection.attached = 0;
+    }
+}
+
+static void
+gct_stop_world(void *ctx)
+{
+    gct_attach();
+    const char *reason = gct_collection.stops == 0 ? "tricolor:root-scan"
+                         : gct_collection.finalized ? "tricolor:resurrection-check"
+                                                    : "tricolor:verify";
+    _PyEval_StopTheWorldFor(gct.interp, reason);
+    gct_collection.world_stopped = 1;
+    merge_all_queued_objects(gct.interp, gct_collection.state);
+    if (gct_collection.stops == 0) {
+        process_delayed_frees(gct.interp);
+        _PyGC_ClearAllFreeLists(gct.interp);
+    }
+    gct_collection.stops++;
+    gct_collection.finalized = 0;
+}
+
+static int
+gct_is_legacy(PyObject *op)
+{
+    for (size_t i = 0; i < gct_collection.nlegacy; i++) {
+        if (gct_collection.legacy[i] == op) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+gct_note_legacy(PyObject *op)
+{
+    if (gct_collection.nlegacy == gct_collection.caplegacy) {
+        size_t cap = gct_collection.caplegacy ? 2 * gct_collection.caplegacy : 16;
+        PyObject **l = PyMem_RawRealloc(gct_collection.legacy, cap * sizeof(PyObject *));
+        if (l == NULL) {
+            Py_FatalError("tricolor: out of memory noting a legacy finalizer");
+        }
+        gct_collection.legacy = l;
+        gct_collection.caplegacy = cap;
+    }
+    gct_collection.legacy[gct_collection.nlegacy++] = op;
+}
+
+#ifdef GC_DEBUG
+/* Debug validation (--with-pydebug): with the world still stopped after a
+ * verification, walk every heap as stock's GC_DEBUG checks do and fail if a
+ * live object -- tracked or frozen, not found garbage -- references an
+ * object found garbage: that would be a live object about to be freed.
+ * O(heap) per verification pause: debug builds only. */
+static int
+gct_check_ref(PyObject *op, void *parent)
+{
+    if (gc_is_unreachable(op)) {
+        _PyObject_ASSERT_FAILED_MSG((PyObject *)parent,
+                                    "tricolor: a live object references an object found garbage");
+    }
+    return 0;
+}
+
+static bool
+gct_validate_visitor(const mi_heap_t *heap, const mi_heap_area_t *area,
+                     void *block, size_t block_size, void *args)
+{
+    PyObject *op = op_from_block(block, args, true);
+    if (op != NULL && !gc_is_unreachable(op)) {
+        Py_TYPE(op)->tp_traverse(op, gct_check_ref, op);
+    }
+    return true;
+}
+#endif
+
+/* Before the verification pause ends: what stock does between
+ * deduce_unreachable_heap() and restarting the world. */
+static void
+gct_end_verify_pause(void)
+{
+    struct collection_state *state = gct_collection.state;
+    if (state->legacy_finalizers.head) {
+        (void)move_legacy_finalizer_reachable(state);
+        PyObject *op;
+        gct_collection.nlegacy = 0;
+        WORKSTACK_FOR_EACH(&state->legacy_finalizers, op) {
+            gct_note_legacy(op);
+        }
+    }
+#ifdef GC_DEBUG
+    gc_visit_heaps(gct.interp, &gct_validate_visitor, &state->base);
+#endif
+    if (gct.interp->gc.debug & _PyGC_DEBUG_COLLECTABLE) {
+        PyObject *op;
+        WORKSTACK_FOR_EACH(&state->unreachable, op) {
+            debug_cycle("collectable", op);
+        }
+    }
+    clear_weakrefs(state);
+    gct_note_wrcb(state);
+    while (worklist_pop(&state->unreachable) != NULL) {
+    }
+    gct_collection.weakrefs_pending = 0;
+}
+
+static void
+gct_start_world(void *ctx)
+{
+    if (gct_collection.weakrefs_pending) {
+        gct_end_verify_pause();
+    }
+    gct_collection.world_stopped = 0;
+    _PyEval_StartTheWorld(gct.interp);
+    cleanup_worklist(&gct_collection.state->objs_to_decref);
+    gct_detach();
+}
+
+static void
+gct_hold(void *ctx, void *obj)
+{
+    PyObject *op = obj;
+    struct collection_state *state = gct_collection.state;
+    disable_deferred_refcounting(op);
+    merge_refcount(op, 1);
+    gc_set_unreachable(op);
+    if (has_legacy_finalizer(op)) {
+        gc_clear_unreachable(op);
+        worklist_push(&state->legacy_finalizers, op);
+    }
+    else {
+        worklist_push(&state->unreachable, op);
+    }
+    gct_collection.weakrefs_pending = 1;
+}
+
+static void
+gct_release(void *ctx, void *obj)
+{
+    PyObject *op = obj;
+    gct_attach();
+    if (gct_is_legacy(op)) {
+        return;  /* handle_legacy_finalizers() drops that reference */
+    }
+    /* The world runs (a resurrected object may be in use): atomic, as
+     * CPython's own bit helpers, not gc_clear_unreachable's plain store. */
+    _PyObject_CLEAR_GC_BITS(op, _PyGC_BITS_UNREACHABLE);
+    Py_DECREF(op);
+}
+
+static bool
+gct_finalize(void *ctx, void *const *garbage, size_t n)
+{
+    struct collection_state *state = gct_collection.state;
+    gct_attach();
+    /* Queued in an earlier pause, found garbage in a later one: it died
+     * with its referent, so its callback does not run (stock's rule). */
+    struct worklist_iter iter;
+    PyObject *wr;
+    WORKSTACK_FOR_EACH_ITER(&state->wrcb_to_call, &iter, wr) {
+        if (_PyObject_HAS_GC_BITS(wr, _PyGC_BITS_UNREACHABLE)) {
+            worklist_remove(&iter);
+            Py_DECREF(wr);  /* the queue's; the hold keeps it */
+        }
+    }
+    gct_wrcb.n = 0;
+    bool ran = state->wrcb_to_call.head != 0;
+    call_weakref_callbacks(state);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *op = garbage[i];
+        if (gct_is_legacy(op)) {
+            continue;
+        }
+        if (!_PyGC_FINALIZED(op) && Py_TYPE(op)->tp_finalize != NULL) {
+            ran = true;
+        }
+        worklist_push(&state->unreachable, op);
+    }
+    finalize_garbage(state);
+    while (worklist_pop(&state->unreachable) != NULL) {
+    }
+    gct_collection.finalized = 1;
+    return ran;
+}
+
+/* delete_garbage() without dropping the reference: release() does. */
+static void
+gct_clear(void *ctx, void *const *garbage, size_t n)
+{
+    struct collection_state *state = gct_collection.state;
+    GCState *gcstate = state->gcstate;
+    PyThreadState *tstate = gct_collection.tstate;
+    gct_attach();
+    for (size_t i = 0; i < n; i++) {
+        PyObject *op = garbage[i];
+        if (gct_is_legacy(op)) {
+            continue;
+        }
+        _PyObject_CLEAR_GC_BITS(op, _PyGC_BITS_UNREACHABLE);  /* world running */
+        if (!_PyObject_GC_IS_TRACKED(op)) {
+            continue;
+        }
+        state->collected++;
+        if (gcstate->debug & _PyGC_DEBUG_SAVEALL) {
+            if (PyList_Append(gcstate->garbage, op) < 0) {
+                _PyErr_Clear(tstate);
+            }
+        }
+        else {
+            inquiry clear = Py_TYPE(op)->tp_clear;
+            if (clear != NULL) {
+                (void)clear(op);
+                if (_PyErr_Occurred(tstate)) {
+                    PyErr_FormatUnraisable("Exception ignored in tp_clear of %s",
+                                           Py_TYPE(op)->tp_name);
+                }
+            }
+        }
+    }
+}
+
+/* Marker threads (TBB workers) that ever worked for the collector. */
+static int gct_workers;  /* atomic */
+
+/* The collector's threads take no asynchronous signals.  The kernel gives a
+ * process-directed signal to any thread that has it unblocked, and a
+ * program that blocks one with signal.pthread_sigmask() expects it to stay
+ * pending, not to reach a marker thread.  Faults stay unblocked, so that
+ * faulthandler still reports them.  The marker threads inherit the mask of
+ * the thread that makes TBB start them, which is why the whole collection
+ * runs with it (gct_collect). */
+static void
+gct_block_signals(sigset_t *old)
+{
+    sigset_t set;
+    sigfillset(&set);
+    sigdelset(&set, SIGSEGV);
+    sigdelset(&set, SIGBUS);
+    sigdelset(&set, SIGFPE);
+    sigdelset(&set, SIGILL);
+    sigdelset(&set, SIGABRT);
+    sigdelset(&set, SIGTRAP);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void
+gct_attach_worker(void *ctx)
+{
+    static _Thread_local int counted;
+    if (!counted && PyGILState_GetThisThreadState() == NULL) {
+        counted = 1;
+        _Py_atomic_add_int(&gct_workers, 1);
+        gct_block_signals(NULL);
+    }
+}
+
+/* A refcount smaller than the references the verification counted (a C
+ * extension's missing Py_INCREF).  A debug build fails as stock's
+ * update_refs does, with gc_refs where stock keeps it (ob_tid: the process
+ * ends here); otherwise the object is kept alive, with a warning. */
+static void
+gct_refcount_error(void *ctx, void *obj, int64_t excess)
+{
+    PyObject *op = (PyObject *)obj;
+#ifdef Py_DEBUG
+    op->ob_tid = (uintptr_t)(-(Py_ssize_t)excess);
+    _PyObject_ASSERT_WITH_MSG(op, gc_get_refs(op) >= 0, "refcount is too small");
+#endif
+    fprintf(stderr, "tricolor: %s object at %p: its refcount is %lld too small "
+            "(an extension's missing Py_INCREF?); the object is kept alive\n",
+            Py_TYPE(op)->tp_name, obj, (long long)excess);
+}
+
+static const tc_embedder_ops gct_ops = {
+    .attach_worker = gct_attach_worker,
+    .trace = gct_trace,
+    .refcount = gct_refcount,
+    .collectable = gct_collectable,
+    .for_each_thread_root = gct_thread_roots,
+    .stop_world = gct_stop_world,
+    .start_world = gct_start_world,
+    .hold = gct_hold,
+    .release = gct_release,
+    .finalize = gct_finalize,
+    .clear = gct_clear,
+    .refcount_error = gct_refcount_error,
+};
+
+/* subtype_traverse is static in typeobject.c: read it off a new class. */
+static void
+gct_find_subtype_traverse(void)
+{
+    PyObject *cls = PyObject_CallFunction((PyObject *)&PyType_Type, "s()N", "_tricolor_probe",
+                                          PyDict_New());
+    if (cls == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    gct.subtype_traverse = ((PyTypeObject *)cls)->tp_traverse;
+    Py_DECREF(cls);
+}
+
+/* One concurrent collection; called by gc_collect_internal() with
+ * gcstate->collecting held. */
+static void
+gct_collect(PyInterpreterState *interp, struct collection_state *state, int generation)
+{
+    if (gct.subtype_traverse == NULL) {
+        gct_find_subtype_traverse();
+    }
+    GCState *gcstate = state->gcstate;
+    int allocated = _Py_atomic_load_int_relaxed(&gcstate->generations[0].count);
+    if (generation + 1 < NUM_GENERATIONS) {
+        _Py_atomic_add_int(&gcstate->generations[generation + 1].count, 1);
+    }
+    for (int i = 0; i <= generation; i++) {
+        _Py_atomic_store_int(&gcstate->generations[i].count, 0);
+    }
+    gct_collection.state = state;
+    /* Read by threads racing for gcstate->collecting (gc_collect_main). */
+    _Py_atomic_store_ptr_relaxed(&gct_collection.tstate, _PyThreadState_GET());
+    gct_collection.attached = 1;
+    gct_collection.stops = 0;
+    gct_wrcb.n = 0;
+    gct_collection.finalized = 0;
+    gct_collection.nlegacy = 0;
+    /* While the interpreter finalizes, one thread runs and the collections
+     * must be exact at once (module teardown relies on it): the core's
+     * full stop-the-world mode. */
+    int mode = _PyInterpreterState_GetFinalizing(interp) != NULL ? TC_MODE_FULL_STW
+                                                                 : TC_MODE_CONCURRENT;
+    tc_stats st;
+    sigset_t mask;
+    gct_block_signals(&mask);
+    int rc = tc_collector_collect(gct.collector, mode, &st);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    gct_attach();
+    gct_collection.state = NULL;
+    if (rc < 0) {
+        Py_FatalError(tc_last_error());
+    }
+    handle_legacy_finalizers(state);
+    gct_collection.nlegacy = 0;
+    /* The world runs: allocating threads read it (gc_should_collect). */
+    _Py_atomic_store_ssize_relaxed(&interp->gc.long_lived_total,
+                                   (Py_ssize_t)(st.marked + st.candidates - st.garbage));
+    _Py_atomic_store_int_relaxed(&gct_reclaiming,
+                                 allocated > 0 && (Py_ssize_t)st.garbage * 4 >= allocated);
+    gct_collection.last = st;
+    gct_collection.collections++;
+}
