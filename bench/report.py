@@ -66,7 +66,10 @@ def context(args):
         "interpreters": {name: {"path": path,
                                 "version": out(path, "-c", "import sys; print(sys.version)")}
                          for name, path in (("stock", getattr(args, "stock", None)),
-                                            ("tricolor", getattr(args, "tricolor", None)))
+                                            ("tricolor", getattr(args, "tricolor", None)),
+                                            # an interpreter only where the others are
+                                            ("before", getattr(args, "before", None)
+                                             if hasattr(args, "tricolor") else None))
                          if path},
     }
 

@@ -9,10 +9,14 @@ pause, the p99 and longest time-to-safepoint, the mutators' throughput
 (operations/s) and the marking rate (objects marked per second of
 concurrent mark, per worker).  Sizes run in order, modes alternate.  The
 modes: concurrent, concurrent without the candidate filter ("unfiltered"),
-and full-STW.
+and full-STW.  With --before BINARY, a fourth, "before": BINARY (core_pause
+built from an earlier tree) in the concurrent mode, for a before/after
+comparison in the same run, alternating with the others (written as
+core_pause_before_after.*).
 
     python3 bench/core/core_pause.py --binary build/release/bench/core_pause
         [--sizes 1,2,4,8,16] [--collections 8] [--out papers/results]
+        [--before BINARY]
 
 Writes core_pause.json (every collection), core_pause.md and core_pause.png.
 """
@@ -59,7 +63,7 @@ def summarize(res):
 def plot(rows, path):
     plt = report.pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for mode, style in zip(MODES, ("o-", "^-.", "s--")):
+    for mode, style in zip(MODES, ("o-", "^-.", "s--", "D:")):
         pts = [(r["objects"] / 1e6, r[mode]["max_pause_ms"]) for r in rows]
         ax.plot(*zip(*pts), style, label=f"{mode}: max pause")
     pts = [(r["objects"] / 1e6, r["concurrent"]["p99_wait_ms"]) for r in rows]
@@ -78,14 +82,19 @@ def main():
     p.add_argument("--collections", type=int, default=8)
     p.add_argument("--mutators", type=int, default=2)
     p.add_argument("--out", default=str(report.REPO / "papers" / "results"))
+    p.add_argument("--before", help="core_pause built from an earlier tree (mode 'before')")
     args = p.parse_args()
+    if args.before:
+        MODES["before"] = MODES["concurrent"]
+    name = "core_pause_before_after" if args.before else "core_pause"
     ctx = report.context(args)
     rows = []
     for k, size in enumerate(float(s) for s in args.sizes.split(",")):
         n = int(size * 1e6)
         row = {"objects": n}
         for mode in (list(MODES) if k % 2 == 0 else list(MODES)[::-1]):
-            res = report.run_json([args.binary, "--objects", n, *MODES[mode], "--mutators",
+            binary = args.before if mode == "before" else args.binary
+            res = report.run_json([binary, "--objects", n, *MODES[mode], "--mutators",
                                    args.mutators, "--collections", args.collections])
             row[mode] = summarize(res)
             row[mode + "_raw"] = res
@@ -109,10 +118,12 @@ def main():
              f"stopped). Candidates = unmarked live objects; verified = those left for the STW "
              f"verification after the concurrent candidate filter (unfiltered: all of them). "
              f"{ratio}; {growth}.")
-    report.write(args.out, "core_pause", "Collector core: concurrent vs full-STW pauses", ctx,
+    title = ("Collector core, before vs after: concurrent vs full-STW pauses" if args.before
+             else "Collector core: concurrent vs full-STW pauses")
+    report.write(args.out, name, title, ctx,
                  {"args": vars(args), "rows": rows}, table, notes)
-    plot(rows, report.REPO / args.out / "core_pause.png" if not args.out.startswith("/")
-         else f"{args.out}/core_pause.png")
+    plot(rows, report.REPO / args.out / f"{name}.png" if not args.out.startswith("/")
+         else f"{args.out}/{name}.png")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ Three configurations, each in its own worker process, in alternating order:
   stw         the tricolor interpreter with -X gc=stw (stock's algorithm: the
               in-run control)
   concurrent  the tricolor interpreter with -X gc=concurrent (the default)
+With --before PY, a fourth:
+  before      PY, a tricolor interpreter built from an earlier tree, with
+              -X gc=concurrent: a before/after comparison in the same run,
+              interleaved with the others (written as gc_modes_before_after.*)
 
 Parts (--parts, default all):
   pause       N live objects (N empty lists held in one list, as in issue 2's
@@ -25,7 +29,7 @@ Parts (--parts, default all):
 
     python3 bench/cpython/gc_modes.py --stock PY --tricolor PY [--out DIR]
         [--sizes 200000,2000000,8000000] [--collects 5] [--repeat 5]
-        [--parts pause,throughput,rss]
+        [--parts pause,throughput,rss] [--before PY]
 
 Writes gc_modes.json, gc_modes.md and gc_modes.png (pause vs heap) to --out.
 """
@@ -126,6 +130,8 @@ def rss_worker(rings):
 def argv(args, config):
     if config == "stock":
         return [args.stock]
+    if config == "before":
+        return [args.before, "-X", "gc=concurrent"]
     return [args.tricolor, "-X", f"gc={config}"]
 
 
@@ -137,7 +143,8 @@ def plot(rows, path):
     import report
     plt = report.pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    style = {"stock": ("o", "tab:blue"), "stw": ("^", "tab:green"), "concurrent": ("s", "tab:orange")}
+    style = {"stock": ("o", "tab:blue"), "stw": ("^", "tab:green"), "concurrent": ("s", "tab:orange"),
+             "before": ("D", "tab:red")}
     for name in CONFIGS:
         pts = [r for r in rows if r["config"] == name]
         marker, color = style[name]
@@ -161,7 +168,12 @@ def main():
     p.add_argument("--iters", type=int, default=3_000_000)
     p.add_argument("--rings", type=int, default=1_000_000)
     p.add_argument("--parts", default="pause,throughput,rss")
+    p.add_argument("--before", help="a tricolor interpreter of an earlier tree (config 'before')")
     args = p.parse_args()
+    global CONFIGS
+    if args.before:
+        CONFIGS = ("stock", "stw", "before", "concurrent")
+    name = "gc_modes_before_after" if args.before else "gc_modes"
     parts = set(args.parts.split(","))
     ctx = report.context(args)
     Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -183,7 +195,7 @@ def main():
                              "runs": rs})
         rows.sort(key=lambda r: (r["n"], CONFIGS.index(r["config"])))
         data["pause"] = rows
-        plot(rows, f"{args.out}/gc_modes.png")
+        plot(rows, f"{args.out}/{name}.png")
         sections.append("## Pause vs live heap\n\n" + report.md_table(
             ["live objects", "config", "max STW pause ms", "median of per-collect max ms",
              "max wait ms", "worst stall ms", "collect ms median", "pauses named"],
@@ -212,12 +224,15 @@ def main():
                          "concurrent_over_stock": med["concurrent"] / med["stock"],
                          "stw_over_stock": med["stw"] / med["stock"],
                          "churn_concurrent_over_stock": cmed["concurrent"] / cmed["stock"]})
+            if args.before:
+                rows[-1]["concurrent_over_before"] = med["concurrent"] / med["before"]
         data["throughput"] = rows
+        before = ["concurrent / before"] if args.before else []
         sections.append("## Throughput (cycle-free, allocation-heavy)\n\n" + report.md_table(
-            ["threads", "stock s", "stw s", "concurrent s", "concurrent / stock", "stw / stock",
-             "churn phase only: concurrent / stock"],
-            [[r["threads"], r["median_s"]["stock"], r["median_s"]["stw"],
-              r["median_s"]["concurrent"], r["concurrent_over_stock"], r["stw_over_stock"],
+            ["threads", *(f"{c} s" for c in CONFIGS), "concurrent / stock", "stw / stock",
+             *before, "churn phase only: concurrent / stock"],
+            [[r["threads"], *(r["median_s"][c] for c in CONFIGS), r["concurrent_over_stock"],
+              r["stw_over_stock"], *([r["concurrent_over_before"]] if before else []),
               r["churn_concurrent_over_stock"]]
              for r in rows]) +
             f"\n\nMedians of {args.repeat} runs per configuration, alternating order.  The "
@@ -235,13 +250,16 @@ def main():
         med = {c: report.median(rss[c]) for c in CONFIGS}
         data["rss"] = {"median_kb": med, "runs_kb": rss,
                        "concurrent_over_stock": med["concurrent"] / med["stock"]}
+        ratios = ["concurrent / stock"] + (["concurrent / before"] if args.before else [])
         sections.append("## Peak RSS (cycle-heavy)\n\n" + report.md_table(
-            ["stock MiB", "stw MiB", "concurrent MiB", "concurrent / stock"],
-            [[med["stock"] / 1024, med["stw"] / 1024, med["concurrent"] / 1024,
-              med["concurrent"] / med["stock"]]]) +
+            [*(f"{c} MiB" for c in CONFIGS), *ratios],
+            [[*(med[c] / 1024 for c in CONFIGS), med["concurrent"] / med["stock"],
+              *([med["concurrent"] / med["before"]] if args.before else [])]]) +
             f"\n\nMedian ru_maxrss of {args.repeat} runs; {args.rings} garbage rings of 3 "
             "instances (with a list and a dict) over a live heap of 0.5 M lists.\n")
-    report.write(args.out, "gc_modes", "The concurrent collector vs stock and stw (issue 4)",
+    title = ("Before vs after: the concurrent collector of two trees, with stock and stw"
+             if args.before else "The concurrent collector vs stock and stw (issue 4)")
+    report.write(args.out, name, title,
                  ctx, data, "\n".join(sections))
 
 
