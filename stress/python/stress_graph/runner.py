@@ -13,8 +13,10 @@ from . import __doc__ as DOC
 from . import state
 from .final_check import finish
 from .operations import collector, mutator
+from .oracle import leaks_freed
 from .state import GC, HANG, KEEP, STATES, STOP, Counts, State, gc_callback
-from .violations import MORE_VIOLATIONS, VIOLATIONS, thread_excepthook, unraisable_hook
+from .violations import (MORE_VIOLATIONS, VIOLATIONS, thread_excepthook, unraisable_hook,
+                         violation)
 
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -111,6 +113,9 @@ def main():
         while printed < len(VIOLATIONS) and printed < 50:
             print("VIOLATION: " + VIOLATIONS[printed], flush=True)
             printed += 1
+        for b, s0, s in leaks_freed():
+            print("  (the leaked %s, dropped before collection #%d started, was freed by "
+                  "collection #%d at the latest)" % (b.desc, s0 + 1, s), flush=True)
         peak = max(peak, rss_mb())
         if now >= next_report:
             next_report += 5
@@ -137,15 +142,19 @@ def main():
     ncoll = GC[1]
     t1 = time.monotonic()
     nfin = finish()
+    if state.GC_ORDER:
+        violation("gc.callbacks: %d phases out of order (collections overlapped?), the first "
+                  "(phase, starts, stops, thread): %s" % (len(state.GC_ORDER), state.GC_ORDER[:5]))
     t2 = time.monotonic()
     gc.callbacks.remove(gc_callback)
     faulthandler.cancel_dump_traceback_later()
     for v in VIOLATIONS[printed:50]:
         print("VIOLATION: " + v)
     print("%d ops by %d threads in %.1f s (stopping %.1f s, final checks %.1f s), "
-          "%d collections, %d garbage shapes checked, %d finalizer objects, peak rss %.0f MB"
-          % (nops, args.threads, t2 - t0, t1 - t0 - args.seconds, t2 - t1, ncoll, checked,
-             nfin, peak))
+          "%d collections%s, %d garbage shapes checked, %d finalizer objects, peak rss %.0f MB"
+          % (nops, args.threads, t2 - t0, t1 - t0 - args.seconds, t2 - t1, ncoll,
+             " (and the end of one that began before the run)" if state.GC_EARLY_STOP[0] else "",
+             checked, nfin, peak))
     if VIOLATIONS:
         n = len(VIOLATIONS) + MORE_VIOLATIONS[0]
         print("FAIL: %d violation(s)%s; replay with:\n  %s" % (

@@ -18,14 +18,27 @@ SHARED_FANOUT = 12      # items of a shared list container before trimming
 # ---------------------------------------------------------------------------
 # Collections, counted through gc.callbacks.  Collections never overlap (gc's
 # `collecting` flag), so stops >= s + 2 means the two collections that started
-# after `starts` read s have completed.
+# after `starts` read s have completed.  A "stop" with no "start" before it
+# belongs to a collection that was running when the callback was registered
+# (the fork's collector thread may be in one): it is not counted, or every
+# later check would come one collection early.  Any other phase out of order
+# is recorded in GC_ORDER and reported as a violation.
 
 GC = [0, 0]  # starts, stops
+GC_ORDER = []  # phases out of order: (phase, starts, stops, thread name)
+GC_EARLY_STOP = [0]  # stops of a collection that began before the registration
 
 
 def gc_callback(phase, info):
     if phase == "start":
+        if GC[0] != GC[1]:
+            GC_ORDER.append((phase, GC[0], GC[1], threading.current_thread().name))
         GC[0] += 1
+    elif GC[0] == GC[1]:
+        if GC[0] != 0:
+            GC_ORDER.append((phase, GC[0], GC[1], threading.current_thread().name))
+        else:
+            GC_EARLY_STOP[0] += 1
     else:
         GC[1] += 1
 
@@ -65,6 +78,7 @@ class Counts:
 DELS = None   # __del__ runs per finalizer object uid
 CBS = None    # callback runs per weakref tag
 KEEP = []     # objects resurrected by their __del__
+LEAKS = []    # (Batch, s0) found alive by check_batch (appended by any thread)
 SHARED = [None] * NSLOTS
 EXCHANGE = []  # shapes handed over through a racy shared list
 STATES = []
