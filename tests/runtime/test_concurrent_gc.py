@@ -271,6 +271,33 @@ class Modes(unittest.TestCase):
         self.assertTrue(gc.get_tricolor_stats()["thread"])
 
     @unittest.skipUnless(CONCURRENT, "concurrent mode only")
+    def test_explicit_collect_waits_for_another_threads_collection(self):
+        # gc.collect() while another thread collects waits for it, then runs
+        # its own.  Before the fix, a thread that had collected last was
+        # still taken for the collecting one, and returned at once.
+        starts = []
+        b_in = threading.Event()
+        b = threading.Thread(target=gc.collect)
+
+        def slow_start(phase, info):
+            if phase == "start":
+                starts.append(threading.get_ident())
+                if threading.current_thread() is b:
+                    b_in.set()
+                    time.sleep(0.3)   # b holds the collection meanwhile
+        gc.collect()                  # this thread collected last
+        gc.callbacks.append(slow_start)
+        try:
+            b.start()
+            self.assertTrue(b_in.wait(30))
+            del starts[:]
+            gc.collect()
+            b.join()
+        finally:
+            gc.callbacks.remove(slow_start)
+        self.assertIn(threading.get_ident(), starts)
+
+    @unittest.skipUnless(CONCURRENT, "concurrent mode only")
     def test_pauses_carry_phase_names(self):
         gc.reset_pause_stats()
         h = Holder(); h.h = h

@@ -28,6 +28,7 @@ _PyGC_TricolorAfterForkChild(void)
 {
     gct.mode = GCT_STW;
     gct.map = NULL;
+    gct_collection.tstate = NULL;  /* a thread of the parent's */
     gct_thread.state = 0;
     pthread_mutex_init(&gct_thread.mu, NULL);
     pthread_cond_init(&gct_thread.cv, NULL);

@@ -44,16 +44,29 @@
  * stops, finalized, weakrefs_pending and legacy* belong to the thread that
  * holds gcstate->collecting (the collecting thread); the core's threads
  * read world_stopped, which changes only between the core's phases.
- * tstate is written by the collecting thread when its collection starts
- * (atomic, relaxed) and read by threads racing for gcstate->collecting
- * (gc_collect_main) and by faulthandler (_PyGC_TricolorIsCollectingThread);
- * it keeps its value after the collection.  last and collections are
+ * tstate (atomic, relaxed) is the thread that holds gcstate->collecting,
+ * or NULL: gc_collect_main() sets it as it takes the flag and clears it
+ * before it releases it (gct_set_collecting_thread), in either mode; it is
+ * read by threads racing for the flag (gc_collect_main: is the caller the
+ * collecting thread itself?) and by faulthandler
+ * (_PyGC_TricolorIsCollectingThread).  last and collections are
  * written by the collecting thread when its collection ends and read by
  * gc.get_tricolor_stats() without synchronisation (a snapshot).
  * gct_workers is atomic: each marker thread adds 1 once.
  */
 
 static struct gct_collection_state gct_collection;
+
+/* gc_collect_main(): tstate has just taken gcstate->collecting, or (NULL)
+ * the holder is about to release it.  A thread that finds the flag taken
+ * returns at once only if it holds it itself (a finalizer's gc.collect());
+ * before this was cleared, a thread that had collected last time took
+ * another thread's collection for its own and returned without one. */
+static inline void
+gct_set_collecting_thread(PyThreadState *tstate)
+{
+    _Py_atomic_store_ptr_relaxed(&gct_collection.tstate, tstate);
+}
 
 static int
 gct_visit_proc(PyObject *op, void *v)
@@ -555,8 +568,7 @@ gct_collect(PyInterpreterState *interp, struct collection_state *state, int gene
         _Py_atomic_store_int(&gcstate->generations[i].count, 0);
     }
     gct_collection.state = state;
-    /* Read by threads racing for gcstate->collecting (gc_collect_main). */
-    _Py_atomic_store_ptr_relaxed(&gct_collection.tstate, _PyThreadState_GET());
+    assert(gct_collection.tstate == _PyThreadState_GET());
     gct_collection.attached = 1;
     gct_collection.stops = 0;
     gct_wrcb.n = 0;

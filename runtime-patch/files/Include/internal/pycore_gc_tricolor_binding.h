@@ -120,13 +120,14 @@ static int gct_behind(GCState *gcstate);
 /* state, attached, world_stopped, stops, finalized, weakrefs_pending and
  * legacy* belong to the thread that holds gcstate->collecting; the core's
  * threads read world_stopped, which changes only between the core's
- * phases.  tstate: atomic (relaxed), written when a collection starts,
+ * phases.  tstate: atomic (relaxed), written by gc_collect_main() as it
+ * takes gcstate->collecting (the thread) and before it releases it (NULL),
  * read by threads racing for gcstate->collecting and by faulthandler.
  * last and collections: written when a collection ends, read by
  * gc.get_tricolor_stats() without synchronisation (a snapshot). */
 struct gct_collection_state {
     struct collection_state *state;  /* the collection in progress */
-    PyThreadState *tstate;           /* the thread that collects (or last did) */
+    PyThreadState *tstate;           /* the thread that holds gcstate->collecting, or NULL */
     int attached;
     int world_stopped;
     int stops;            /* pauses so far in this collection */
