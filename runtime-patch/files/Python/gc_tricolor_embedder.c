@@ -46,7 +46,7 @@
  * read world_stopped, which changes only between the core's phases.
  * tstate (atomic, relaxed) is the thread that holds gcstate->collecting,
  * or NULL: gc_collect_main() sets it as it takes the flag and clears it
- * before it releases it (gct_set_collecting_thread), in either mode; it is
+ * before it releases it (gct_set_collecting_thread), in concurrent mode; it is
  * read by threads racing for the flag (gc_collect_main: is the caller the
  * collecting thread itself?) and by faulthandler
  * (_PyGC_TricolorIsCollectingThread).  last and collections are
@@ -57,15 +57,20 @@
 
 static struct gct_collection_state gct_collection;
 
-/* gc_collect_main(): tstate has just taken gcstate->collecting, or (NULL)
- * the holder is about to release it.  A thread that finds the flag taken
- * returns at once only if it holds it itself (a finalizer's gc.collect());
- * before this was cleared, a thread that had collected last time took
- * another thread's collection for its own and returned without one. */
+/* gc_collect_main(): tstate has just taken its interpreter's
+ * gcstate->collecting (taken), or is about to release it.  A thread that
+ * finds the flag taken returns at once only if it holds it itself (a
+ * finalizer's gc.collect()); before this was cleared, a thread that had
+ * collected last time took another thread's collection for its own and
+ * returned without one.  Only the interpreter in concurrent mode: every
+ * interpreter has its own flag, and a subinterpreter's collection must not
+ * overwrite the thread the main interpreter's collection attaches. */
 static inline void
-gct_set_collecting_thread(PyThreadState *tstate)
+gct_set_collecting_thread(PyThreadState *tstate, int taken)
 {
-    _Py_atomic_store_ptr_relaxed(&gct_collection.tstate, tstate);
+    if (gct_active(tstate->interp)) {
+        _Py_atomic_store_ptr_relaxed(&gct_collection.tstate, taken ? tstate : NULL);
+    }
 }
 
 static int
