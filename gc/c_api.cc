@@ -86,6 +86,26 @@ class CEmbedder final : public tricolor::Embedder {
   void detach_worker() override {
     if (ops_.detach_worker) ops_.detach_worker(ctx_);
   }
+  bool start_thread(void (*body)(void*), void* arg) override {
+    return ops_.start_thread ? ops_.start_thread(ctx_, body, arg) : Embedder::start_thread(body, arg);
+  }
+  void* enter_blocking() override {
+    return ops_.enter_blocking ? ops_.enter_blocking(ctx_) : Embedder::enter_blocking();
+  }
+  void leave_blocking(void* token) override {
+    if (ops_.enter_blocking) {
+      ops_.leave_blocking(ctx_, token);
+    } else {
+      Embedder::leave_blocking(token);
+    }
+  }
+  void collect_automatically(tricolor::Collector& c) override {
+    if (ops_.collect_automatically) {
+      ops_.collect_automatically(ctx_, owner);
+    } else {
+      Embedder::collect_automatically(c);
+    }
+  }
   void refcount_error(void* obj, std::int64_t excess) override {
     if (ops_.refcount_error) {
       ops_.refcount_error(ctx_, obj, excess);
@@ -93,6 +113,8 @@ class CEmbedder final : public tricolor::Embedder {
       Embedder::refcount_error(obj, excess);
     }
   }
+
+  tc_collector* owner = nullptr;  // set once the tc_collector exists
 
  private:
   const tc_embedder_ops ops_;
@@ -138,6 +160,9 @@ void tc_config_init(tc_config* c) {
   c->background = d.background;
   c->verify_batch = d.verify_batch;
   c->filter_candidates = d.filter_candidates;
+  c->reclaiming_growth_ratio = d.reclaiming_growth_ratio;
+  c->reclaiming_fraction = d.reclaiming_fraction;
+  c->assist = d.assist;
 }
 
 tc_world* tc_world_new(void) {
@@ -181,6 +206,9 @@ tc_collector* tc_collector_new(const tc_heap_ops* heap, void* heap_ctx, const tc
     if (!emb->stop_world != !emb->start_world) {
       throw tricolor::UsageError("tc_collector_new: give both stop_world and start_world, or neither");
     }
+    if (!emb->enter_blocking != !emb->leave_blocking) {
+      throw tricolor::UsageError("tc_collector_new: give both enter_blocking and leave_blocking, or neither");
+    }
     if (!emb->stop_world && !world) {
       throw tricolor::UsageError(
           "tc_collector_new: without stop_world/start_world the collector needs a tc_world");
@@ -194,8 +222,12 @@ tc_collector* tc_collector_new(const tc_heap_ops* heap, void* heap_ctx, const tc
       cfg.background = config->background;
       cfg.verify_batch = config->verify_batch;
       cfg.filter_candidates = config->filter_candidates;
+      cfg.reclaiming_growth_ratio = config->reclaiming_growth_ratio;
+      cfg.reclaiming_fraction = config->reclaiming_fraction;
+      cfg.assist = config->assist;
     }
     auto c = std::make_unique<tc_collector>(tc_collector{CHeap(*heap, heap_ctx), CEmbedder(*emb, emb_ctx), nullptr});
+    c->embedder.owner = c.get();
     c->collector = std::make_unique<tricolor::Collector>(c->heap, c->embedder,
                                                          world ? &world->world : nullptr, cfg);
     return c.release();
@@ -227,6 +259,20 @@ void tc_collector_note_allocation(tc_collector* c, size_t bytes) {
   guarded(0, [&] { c->collector->note_allocation(bytes); return 0; });
 }
 void tc_collector_note_free(tc_collector* c, size_t bytes) { c->collector->note_free(bytes); }
+
+int tc_collector_pace(tc_collector* c, size_t since, size_t live) {
+  switch (c->collector->pace(since, live)) {
+    case tricolor::Pace::kNone: return TC_PACE_NONE;
+    case tricolor::Pace::kCollect: return TC_PACE_COLLECT;
+    case tricolor::Pace::kAssist: return TC_PACE_ASSIST;
+  }
+  return TC_PACE_NONE;
+}
+int tc_collector_request_collection(tc_collector* c, bool assist) {
+  return guarded(-1, [&] { c->collector->request_collection(assist); return 0; });
+}
+bool tc_collector_background_running(const tc_collector* c) { return c->collector->background_running(); }
+void tc_collector_shutdown(tc_collector* c) { c->collector->shutdown(); }
 
 int tc_collector_shade(tc_collector* c, void* obj) {
   return guarded(-1, [&] { c->collector->shade(obj); return 0; });

@@ -1,10 +1,16 @@
 // gc/embedder.cc -- Embedder's defaults: world control by the collector's
 // own World (tricolor/stop_the_world.h), for runtimes that have no
 // stop-the-world protocol of their own; thread roots from the contexts its
-// mutators gave World::set_roots(); a refcount error reported on stderr.
+// mutators gave World::set_roots(); the background thread as a detached
+// std::thread, its waits as inactive regions of that World; a refcount
+// error reported on stderr.
 #include "tricolor/embedder.h"
 
 #include <cstdio>
+#include <system_error>
+#include <thread>
+
+#include "tricolor/collector.h"
 
 #include "tricolor/stop_the_world.h"
 
@@ -31,6 +37,28 @@ void Embedder::for_each_thread_root(Visitor& v) {
   if (world_ == nullptr) return;
   for (void* roots : world_->mutator_roots()) for_each_mutator_root(roots, v);
 }
+
+bool Embedder::start_thread(void (*body)(void*), void* arg) {
+  try {
+    std::thread(body, arg).detach();
+  } catch (const std::system_error&) {
+    return false;
+  }
+  return true;
+}
+
+// The token says whether an inactive region was entered.
+void* Embedder::enter_blocking() {
+  if (world_ == nullptr || !world_->attached()) return nullptr;
+  world_->enter_inactive();
+  return world_;
+}
+
+void Embedder::leave_blocking(void* token) {
+  if (token != nullptr) static_cast<World*>(token)->leave_inactive();
+}
+
+void Embedder::collect_automatically(Collector& collector) { collector.collect(); }
 
 void Embedder::refcount_error(void* obj, std::int64_t excess) {
   std::fprintf(stderr, "tricolor: object %p has %lld more references from candidates than its "

@@ -24,6 +24,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
   } else {
     lk.lock();
   }
+  pacer.started();
   Collection c;
   c.st.full_stw = mode == Mode::kFullStw;
   c.st.mark_workers = arena.max_concurrency();
@@ -47,7 +48,7 @@ CollectionStats Collector::Impl::collect(Mode mode) {
     clear(c, g, resurrected);
   }
   clear_marks(c);
-  pacer.collected();
+  pacer.collected(c.st.garbage);
   collections.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard g(listeners_mu);
   for (EventListener* l : listeners) l->on_collection_end(c.st);

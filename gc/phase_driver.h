@@ -66,7 +66,12 @@
 // Concurrency of Collector::Impl's fields: config, heap, embedder, world
 // and arena are fixed at construction; collect_mu serialises collections;
 // listeners is guarded by listeners_mu; collections is atomic; the
-// background thread's state (trigger, stop, bg_alive) is guarded by bg_mu.
+// background thread's state (bg, trigger, bg_rounds) is guarded by bg_mu,
+// which every thread takes only inside Embedder::enter_blocking() (so a
+// thread waiting for it never holds up a stop) and never holds across a
+// call that may wait for the world; bg_id is atomic, written by the
+// background thread as it starts; self is fixed at construction; the
+// pacer's fields are atomics (gc/pacer.h).
 // shading is atomic, stored with the world stopped (on) or by the
 // collecting thread (off); shaded is a concurrent vector that mutators push
 // to while shading is on, cleared in the root-scan pause (no mutator is
@@ -106,7 +111,11 @@ struct Collector::Impl {
   Impl(Heap& s, Embedder& e, World* w, const CollectorConfig& c)
       : config(c), heap(s), embedder(e), world(w),
         arena(c.mark_workers > 0 ? c.mark_workers : tbb::task_arena::automatic),
-        pacer(c.growth_ratio, c.min_trigger_bytes) {
+        pacer(Pacer::Settings{.growth_ratio = c.growth_ratio,
+                              .reclaiming_growth_ratio = c.reclaiming_growth_ratio,
+                              .reclaiming_fraction = c.reclaiming_fraction,
+                              .min_trigger = c.min_trigger_bytes,
+                              .assist = c.assist}) {
     // An explicit worker count also caps TBB's thread pool, which would
     // otherwise start a worker per core whatever the arena's size.
     if (c.mark_workers > 0) {
@@ -225,11 +234,16 @@ struct Collector::Impl {
   tbb::concurrent_vector<void*> shaded;
   std::mutex listeners_mu;
   std::vector<EventListener*> listeners;
-  // Background collector thread.
+  // Background collector thread (gc/collector.cc): state, its thread id
+  // (set by the thread itself), the triggers it has answered.
+  Collector* self = nullptr;
+  enum class Bg { kNone, kRunning, kStopping, kStopped };
   std::mutex bg_mu;
   std::condition_variable bg_cv;
-  bool trigger = false, stop = false, bg_alive = false;
-  std::thread bg;
+  Bg bg = Bg::kNone;
+  bool trigger = false;
+  std::uint64_t bg_rounds = 0;
+  std::atomic<std::thread::id> bg_id{};
 };
 
 }  // namespace tricolor

@@ -33,6 +33,9 @@
 extern "C" {
 #endif
 
+/** A collector (tricolor::Collector with its adapters). */
+typedef struct tc_collector tc_collector;
+
 /** Receives references from a trace or root callback; see tc_visit(). */
 typedef struct tc_visitor tc_visitor;
 /** Reports one reference to the collector (NULL and non-heap pointers are
@@ -84,6 +87,18 @@ typedef struct tc_embedder_ops {
      *  tc_world_set_roots().  Called once per such attached thread in each
      *  root scan when for_each_thread_root is NULL (NULL: none). */
     void (*for_each_mutator_root)(void *ctx, void *roots, tc_visitor *v);
+    /** Starts the background thread: runs body(arg) once on a new thread;
+     *  false if none could be started (NULL: a detached std::thread). */
+    bool (*start_thread)(void *ctx, void (*body)(void *), void *arg);
+    /** The calling thread is about to wait for the collector; returns the
+     *  token leave_blocking gets (NULL, with leave_blocking NULL: an
+     *  inactive region of the tc_world if the thread is attached to it). */
+    void *(*enter_blocking)(void *ctx);
+    /** Ends the region enter_blocking began. */
+    void (*leave_blocking)(void *ctx, void *token);
+    /** An automatic collection: call tc_collector_collect(c, -1, ...) from
+     *  the runtime's wrapper (NULL: tc_collector_collect directly). */
+    void (*collect_automatically)(void *ctx, tc_collector *c);
 } tc_embedder_ops;
 
 /** Collection modes (tricolor::Mode). */
@@ -99,6 +114,9 @@ typedef struct tc_config {
     bool background;           /**< automatic collections on their own thread */
     size_t verify_batch;       /**< candidates per pause at most */
     bool filter_candidates;    /**< concurrent candidate filter on */
+    double reclaiming_growth_ratio; /**< pacing while reclaiming (0: growth_ratio) */
+    double reclaiming_fraction;     /**< garbage / allocated that counts as reclaiming */
+    bool assist;                    /**< tc_collector_pace may answer TC_PACE_ASSIST */
 } tc_config;
 /** Fills *config with tricolor::CollectorConfig's defaults. */
 void tc_config_init(tc_config *config);
@@ -147,8 +165,6 @@ int tc_world_leave_inactive(tc_world *world);
  *  NULL for none.  0, or -1 if the thread is not attached. */
 int tc_world_set_roots(tc_world *world, void *roots);
 
-/** A collector (tricolor::Collector with its adapters). */
-typedef struct tc_collector tc_collector;
 /** Creates a collector. The tables are copied; the contexts and `world`
  *  (may be NULL if the embedder has stop_world/start_world) must outlive
  *  it. NULL on error. */
@@ -164,6 +180,22 @@ int tc_collector_collect(tc_collector *collector, int mode, tc_stats *stats);
 void tc_collector_note_allocation(tc_collector *collector, size_t bytes);
 /** Pacing: bytes freed. */
 void tc_collector_note_free(tc_collector *collector, size_t bytes);
+
+/** The pacer's answers (tricolor::Pace). */
+enum { TC_PACE_NONE = 0, TC_PACE_COLLECT = 1, TC_PACE_ASSIST = 2 };
+/** Pacing by the embedder's own counts (Collector::pace): whether a
+ *  collection is due with `since` units allocated since the last one and
+ *  `live` alive after it; TC_PACE_*. */
+int tc_collector_pace(tc_collector *collector, size_t since, size_t live);
+/** An automatic collection is due (Collector::request_collection): wakes
+ *  the background thread, and with `assist` waits for it to run once.
+ *  0, or -1 on error. */
+int tc_collector_request_collection(tc_collector *collector, bool assist);
+/** Whether the background thread runs. */
+bool tc_collector_background_running(const tc_collector *collector);
+/** Stops the background thread (Collector::shutdown), waiting for a
+ *  collection in progress; later triggers collect on their own thread. */
+void tc_collector_shutdown(tc_collector *collector);
 
 /** obj survives the collection in progress, if any (tricolor/collector.h
  *  Collector::shade: e.g. the referent of a new weak reference with a

@@ -31,6 +31,13 @@ namespace tricolor {
 class Heap;
 class World;
 
+/// The pacer's answer (Collector::pace()).
+enum class Pace {
+  kNone,     ///< no collection due
+  kCollect,  ///< a collection is due: request_collection(false)
+  kAssist,   ///< due, and the caller should wait for it: request_collection(true)
+};
+
 /// How a collection finds its candidates.
 enum class Mode {
   kConcurrent,  ///< mark concurrently; verify only the unmarked
@@ -46,13 +53,28 @@ struct CollectorConfig {
   /// tbb::global_control held by the Collector), so that no idle worker
   /// threads are started beyond it.
   int mark_workers = 0;
-  /// Pacing: collect when the bytes allocated since the last collection
-  /// exceed growth_ratio * (bytes live after it), and at least min_trigger.
+  /// Pacing (gc/pacer.h): collect when what was allocated since the last
+  /// collection exceeds growth_ratio * (what was live after it), and at
+  /// least min_trigger_bytes.  The unit is bytes for note_allocation(),
+  /// the embedder's own for pace().
   double growth_ratio = 1.0;
-  /// The smallest trigger, in bytes allocated since the last collection.
+  /// The smallest trigger, in bytes allocated since the last collection
+  /// (pace(): in the embedder's unit).
   std::size_t min_trigger_bytes = std::size_t{8} << 20;
-  /// Run automatic collections on a background thread (otherwise
-  /// maybe_collect() collects on the calling thread).
+  /// The growth ratio while the program makes cyclic garbage: the last
+  /// collection's garbage was at least reclaiming_fraction of what was
+  /// allocated before it (in objects: meaningful for an embedder that
+  /// paces in objects).  0 = growth_ratio.
+  double reclaiming_growth_ratio = 0;
+  /// See reclaiming_growth_ratio.
+  double reclaiming_fraction = 0.25;
+  /// The assist: while reclaiming, pace() answers Pace::kAssist for a due
+  /// collection, and the caller waits for it (request_collection(true)),
+  /// so that allocation cannot outrun the collector.
+  bool assist = false;
+  /// Run automatic collections on a background thread, started through
+  /// Embedder::start_thread() at the first trigger (otherwise a trigger
+  /// collects on the calling thread).
   bool background = true;
   /// Candidates verified per pause at most, in whole connected components
   /// (a bigger component gets a pause of its own); 0 = all in one pause.
@@ -89,10 +111,27 @@ class Collector {
   CollectionStats collect(Mode mode);
 
   /// Tells the pacer about `bytes` newly allocated; may trigger a
-  /// collection (on the background thread, or here if background is off).
+  /// collection (request_collection(false)).
   void note_allocation(std::size_t bytes);
   /// Tells the pacer about `bytes` freed.
   void note_free(std::size_t bytes);
+
+  /// Pacing by the embedder's own counts (instead of note_allocation()):
+  /// whether a collection is due with `since` units allocated since the
+  /// embedder's last collection and `live` units alive after it
+  /// (gc/pacer.h).  Any thread; cheap (relaxed atomics).
+  Pace pace(std::size_t since, std::size_t live);
+  /// An automatic collection is due: wakes the background thread (started
+  /// through Embedder::start_thread() the first time) to run
+  /// Embedder::collect_automatically().  With `assist`, waits until the
+  /// background thread has run once more (between
+  /// Embedder::enter_blocking() and leave_blocking()).  Called on the
+  /// background thread itself (a finalizer's allocation), does nothing.
+  /// Without a background thread (background off, or it could not be
+  /// started) collects on the calling thread.
+  void request_collection(bool assist);
+  /// Whether the background thread runs.
+  bool background_running() const;
 
   /// A mutator (attached, or the runtime's equivalent) tells the collection
   /// in progress, if any, that `obj` is alive now: it will not be in that
@@ -105,7 +144,8 @@ class Collector {
   /// collection runs (one atomic load); any thread; never blocks.
   void shade(void* obj);
 
-  /// Stops the background thread, waiting for a collection in progress;
+  /// Stops the background thread, waiting for a collection in progress
+  /// (between Embedder::enter_blocking() and leave_blocking());
   /// afterwards a trigger collects on the allocating thread. Called by the
   /// destructor; an embedder calls it first if the collection's callbacks
   /// use state it is about to tear down.

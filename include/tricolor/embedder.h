@@ -69,6 +69,15 @@
 // stopped.  EventListener::on_phase() follows each phase, and on_pause()
 // each pause once the world runs again (tricolor/events.h).
 //
+// Automatic collections (Collector::note_allocation(), or pace() and
+// request_collection()): with CollectorConfig::background, start_thread()
+// once, at the first trigger, then collect_automatically() on that thread
+// for each trigger; without one (or if start_thread() returned false),
+// collect_automatically() on the triggering thread.  enter_blocking() and
+// leave_blocking() bracket every wait of the collector's outside a
+// collection: the background thread between triggers, an assist,
+// Collector::shutdown().
+//
 // Object lifetime: two rules the collector cannot check for the runtime.
 //   1. Hold freed memory back during a collection.  The concurrent steps
 //      read objects that mutators free meanwhile -- a pointer the marker
@@ -99,6 +108,7 @@
 
 namespace tricolor {
 
+class Collector;
 class World;
 
 /// Receives the references an object or a root set holds.
@@ -184,6 +194,33 @@ class Embedder {
   virtual void attach_worker() {}
   /// The marker thread stops working for the collector. Called on it.
   virtual void detach_worker() {}
+
+  /// Starts the collector's background thread (CollectorConfig::background,
+  /// at the first trigger): runs body(arg) once on a new thread and returns
+  /// true, or returns false if no thread could be started (the collector
+  /// then collects on the thread that asked, and tries again at the next
+  /// trigger).  The thread may do the runtime's set-up around body (CPython:
+  /// a thread state, attached while body runs; compare MMTk's
+  /// spawn_gc_thread); body returns after Collector::shutdown() and touches
+  /// nothing of the collector's afterwards.  Default: a detached std::thread.
+  virtual bool start_thread(void (*body)(void*), void* arg);
+  /// The calling thread is about to wait for the collector: the background
+  /// thread between collections, an assist (Collector::request_collection),
+  /// Collector::shutdown().  A runtime with its own stop-the-world lets the
+  /// thread be stopped meanwhile (CPython: detaches its thread state) and
+  /// returns what leave_blocking() needs.  The collector takes its own locks
+  /// only inside such a region, so a thread waiting for one never holds up
+  /// a stop.  Default: an inactive region of the collector's World if the
+  /// thread is attached to it.
+  virtual void* enter_blocking();
+  /// Ends the region enter_blocking() began; `token` is what it returned.
+  virtual void leave_blocking(void* token);
+  /// An automatic collection (the background thread's, or the requesting
+  /// thread's when there is none).  A runtime that wraps its collections
+  /// (CPython: gc_collect_main, with the interpreter's collecting flag and
+  /// gc.callbacks) overrides this and calls collector.collect() from its
+  /// wrapper.  Default: collector.collect().
+  virtual void collect_automatically(Collector& collector);
 
   /// The verification found `excess` more references to obj from the
   /// objects it checked than refcount(obj) reports: the runtime's count is

@@ -8,6 +8,7 @@
  * tests/gc/c_api_test.cc checks. */
 #include "tests/gc/c_api_runtime.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,12 @@ typedef struct runtime {
     size_t mutator_root_calls; /* for_each_mutator_root with this runtime as context */
     tc_world *world;
     tc_collector *collector;
+    /* The background thread's hooks (c_runtime_background_thread). */
+    pthread_t thread;
+    void (*body)(void *);
+    void *arg;
+    atomic_int starts, entered, left, automatic, on_own_thread;
+    atomic_size_t auto_garbage;
 } runtime;
 
 static node *alloc_node(runtime *rt) {
@@ -96,6 +103,39 @@ static void e_clear(void *ctx, void *const *garbage, size_t n) {
             decref(ctx, c);
         }
     }
+}
+
+/* The background thread's hooks: a pthread whose body the collector gives;
+ * the waits counted; automatic collections counted, with their garbage. */
+static void *thread_main(void *p) {
+    runtime *rt = p;
+    rt->body(rt->arg);
+    return NULL;
+}
+static bool e_start_thread(void *ctx, void (*body)(void *), void *arg) {
+    runtime *rt = ctx;
+    atomic_fetch_add(&rt->starts, 1);
+    rt->body = body;
+    rt->arg = arg;
+    return pthread_create(&rt->thread, NULL, thread_main, rt) == 0;
+}
+static void *e_enter_blocking(void *ctx) {
+    runtime *rt = ctx;
+    atomic_fetch_add(&rt->entered, 1);
+    return rt;
+}
+static void e_leave_blocking(void *ctx, void *token) {
+    runtime *rt = ctx;
+    if (token == rt) atomic_fetch_add(&rt->left, 1);
+}
+static void e_collect_automatically(void *ctx, tc_collector *c) {
+    runtime *rt = ctx;
+    tc_stats st;
+    if (c == rt->collector && tc_collector_collect(c, -1, &st) == 0) {
+        atomic_fetch_add(&rt->auto_garbage, st.garbage);
+    }
+    if (pthread_equal(pthread_self(), rt->thread)) atomic_fetch_add(&rt->on_own_thread, 1);
+    atomic_fetch_add(&rt->automatic, 1);
 }
 
 static const tc_embedder_ops embedder_ops = {
@@ -222,8 +262,50 @@ int c_runtime_refuses_incomplete_tables(void) {
     no_clear.clear = NULL;
     int refused = 0;
     if (tc_collector_new(tc_segment_map_heap_ops(), rt->map, &no_clear, rt, NULL, NULL) == NULL) refused++;
+    /* enter_blocking without leave_blocking. */
+    tc_world *w = tc_world_new();
+    tc_embedder_ops half = embedder_ops;
+    half.enter_blocking = e_enter_blocking;
+    if (tc_collector_new(tc_segment_map_heap_ops(), rt->map, &half, rt, w, NULL) == NULL) refused++;
+    tc_world_free(w);
     /* No stop_world and no world. */
     if (tc_collector_new(tc_segment_map_heap_ops(), rt->map, &embedder_ops, rt, NULL, NULL) == NULL) refused++;
     runtime_free(rt);
     return refused;
+}
+
+int c_runtime_background_thread(c_runtime_thread_result *out) {
+    memset(out, 0, sizeof *out);
+    runtime *rt = runtime_new(true);
+    tc_embedder_ops ops = embedder_ops;
+    ops.start_thread = e_start_thread;
+    ops.enter_blocking = e_enter_blocking;
+    ops.leave_blocking = e_leave_blocking;
+    ops.collect_automatically = e_collect_automatically;
+    tc_config cfg;
+    tc_config_init(&cfg);
+    cfg.background = true;
+    cfg.mark_workers = 2;
+    rt->collector = tc_collector_new(tc_segment_map_heap_ops(), rt->map, &ops, rt, rt->world, &cfg);
+    if (!rt->collector) {
+        runtime_free(rt);
+        return -1;
+    }
+    /* Built before the thread exists: the collection reads the graph only
+     * after the thread starts. */
+    out->made_garbage = build_graph(rt);
+    if (tc_collector_request_collection(rt->collector, true) != 0) return -1;
+    out->automatic = atomic_load(&rt->automatic);
+    out->on_own_thread = atomic_load(&rt->on_own_thread);
+    out->garbage = atomic_load(&rt->auto_garbage);
+    out->running = tc_collector_background_running(rt->collector);
+    tc_collector_shutdown(rt->collector);
+    out->stopped = !tc_collector_background_running(rt->collector);
+    if (atomic_load(&rt->starts) > 0) pthread_join(rt->thread, NULL);
+    out->starts = atomic_load(&rt->starts);
+    out->balanced = atomic_load(&rt->entered) > 0 && atomic_load(&rt->entered) == atomic_load(&rt->left);
+    for (size_t i = 0; i < rt->nroots; i++) decref(rt, rt->roots[i]);
+    rt->nroots = 0;
+    runtime_free(rt);
+    return 0;
 }

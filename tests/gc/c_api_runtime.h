@@ -33,8 +33,22 @@ int c_runtime_collect_cycles(int mode, c_runtime_result *out);
  * tc_stats, *objects its tc_stats.objects, *calls how many times
  * for_each_mutator_root ran (with the right context).  0, or -1. */
 int c_runtime_mutator_roots(size_t *marked, size_t *garbage, size_t *objects, size_t *calls);
-/* How many of two incomplete set-ups tc_collector_new() refused. */
+/* How many of three incomplete set-ups tc_collector_new() refused. */
 int c_runtime_refuses_incomplete_tables(void);
+
+typedef struct c_runtime_thread_result {
+    int starts;            /* start_thread calls */
+    int automatic;         /* collect_automatically calls, after the assist */
+    int on_own_thread;     /* of those, on the thread start_thread made */
+    int running;           /* tc_collector_background_running after the request */
+    int stopped;           /* !tc_collector_background_running after shutdown */
+    int balanced;          /* enter_blocking calls == leave_blocking calls, > 0 */
+    size_t garbage;        /* the garbage rings the automatic collection freed */
+    size_t made_garbage;
+} c_runtime_thread_result;
+/* The background thread through the C hooks: an assisted request over the
+ * graph of c_runtime_collect_cycles, then shutdown.  0, or -1. */
+int c_runtime_background_thread(c_runtime_thread_result *out);
 
 #ifdef __cplusplus
 }

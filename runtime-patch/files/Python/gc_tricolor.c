@@ -46,11 +46,11 @@
  *   gc_tricolor_weakrefs.c          weak references with callbacks
  *   gc_tricolor_concurrent_trace.c  the reads made with the world running:
  *                                   the allowlist
- *   gc_tricolor_pacing.c            when a collection is due, when an
- *                                   allocating thread waits for one
  *   gc_tricolor_embedder.c          the core's callbacks (tc_embedder_ops)
  *                                   and one collection (gct_collect)
- *   gc_tricolor_thread.c            the collector thread
+ *   gc_tricolor_thread.c            the collector thread and the pacing:
+ *                                   the core's, through its thread hooks
+ *                                   and CPython's object counts
  *   gc_tricolor_api.c               mode selection and set-up, fork,
  *                                   gc.get_tricolor_stats()
  * They are compiled inside gc_free_threading.c, not on their own, because
@@ -75,7 +75,6 @@ static struct gct_binding gct = {.mode = GCT_STW};
 #include "gc_tricolor_heap.c"
 #include "gc_tricolor_weakrefs.c"
 #include "gc_tricolor_concurrent_trace.c"
-#include "gc_tricolor_pacing.c"
 #include "gc_tricolor_embedder.c"
 #include "gc_tricolor_thread.c"
 #include "gc_tricolor_api.c"

@@ -17,8 +17,8 @@
  *
  * Concurrency: this file owns no field.  It writes gct's fields and
  * gct_thread's only while no other thread runs (at start-up and in the
- * child of fork()); gc.get_tricolor_stats() reads gct_collection.last and
- * gct_thread.state without synchronisation, a snapshot.
+ * child of fork()); gc.get_tricolor_stats() reads gct_collection.last
+ * without synchronisation, a snapshot.
  */
 
 /* The child of fork() has no collector thread and no marker threads (TBB
@@ -28,10 +28,9 @@ _PyGC_TricolorAfterForkChild(void)
 {
     gct.mode = GCT_STW;
     gct.map = NULL;
-    gct_collection.tstate = NULL;  /* a thread of the parent's */
-    gct_thread.state = 0;
-    pthread_mutex_init(&gct_thread.mu, NULL);
-    pthread_cond_init(&gct_thread.cv, NULL);
+    gct.collector = NULL;  /* the parent's, its locks as fork() found them */
+    gct_collection.tstate = NULL;  /* threads of the parent's */
+    gct_thread.tstate = NULL;
 }
 
 static int
@@ -88,7 +87,18 @@ _PyGC_TricolorInit(PyInterpreterState *interp)
     tc_config cfg;
     tc_config_init(&cfg);
     cfg.mode = TC_MODE_CONCURRENT;
-    cfg.background = false;
+    /* Automatic collections on the core's background thread, a CPython
+     * thread (gct_start_thread); pacing in objects, stock's counts
+     * (gc_tricolor_thread.c): a quarter of the live objects, stock's
+     * trigger (its threshold is checked before, gc_should_collect); an
+     * eighth, with the assist, while a quarter of what is allocated turns
+     * out cyclic garbage. */
+    cfg.background = true;
+    cfg.min_trigger_bytes = 0;
+    cfg.growth_ratio = 0.25;
+    cfg.reclaiming_growth_ratio = 0.125;
+    cfg.reclaiming_fraction = 0.25;
+    cfg.assist = true;
     /* Leave a core to the program: the marker threads otherwise compete
      * with every mutator for the CPU, and a descheduled mutator stalls as
      * surely as a stopped one (papers/design.md §6). */
@@ -133,5 +143,6 @@ _PyGC_TricolorStats(PyInterpreterState *interp)
         "max_pause_ns", (long long)s->max_pause_ns,
         "max_wait_ns", (long long)s->max_wait_ns,
         "allowlist_coverage", coverage,
-        "thread", gct_thread.state == 1 ? Py_True : Py_False);
+        "thread", gct.collector != NULL && tc_collector_background_running(gct.collector)
+                      ? Py_True : Py_False);
 }

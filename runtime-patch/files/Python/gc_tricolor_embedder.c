@@ -540,6 +540,10 @@ static const tc_embedder_ops gct_ops = {
     .finalize = gct_finalize,
     .clear = gct_clear,
     .refcount_error = gct_refcount_error,
+    .start_thread = gct_start_thread,
+    .enter_blocking = gct_enter_blocking,
+    .leave_blocking = gct_leave_blocking,
+    .collect_automatically = gct_collect_automatically,
 };
 
 /* subtype_traverse is static in typeobject.c: read it off a new class. */
@@ -565,7 +569,10 @@ gct_collect(PyInterpreterState *interp, struct collection_state *state, int gene
         gct_find_subtype_traverse();
     }
     GCState *gcstate = state->gcstate;
-    int allocated = _Py_atomic_load_int_relaxed(&gcstate->generations[0].count);
+    /* The pacer's count: what this collection answers for (whether the
+     * program is reclaiming is judged against it when it ends). */
+    (void)gct_pace(gcstate, _Py_atomic_load_int_relaxed(&gcstate->generations[0].count),
+                   _Py_atomic_load_ssize_relaxed(&gcstate->long_lived_total));
     if (generation + 1 < NUM_GENERATIONS) {
         _Py_atomic_add_int(&gcstate->generations[generation + 1].count, 1);
     }
@@ -599,8 +606,6 @@ gct_collect(PyInterpreterState *interp, struct collection_state *state, int gene
     /* The world runs: allocating threads read it (gc_should_collect). */
     _Py_atomic_store_ssize_relaxed(&interp->gc.long_lived_total,
                                    (Py_ssize_t)(st.marked + st.candidates - st.garbage));
-    _Py_atomic_store_int_relaxed(&gct_reclaiming,
-                                 allocated > 0 && (Py_ssize_t)st.garbage * 4 >= allocated);
     gct_collection.last = st;
     gct_collection.collections++;
 }

@@ -1,42 +1,78 @@
-/* Python/gc_tricolor_thread.c -- the collector thread (part of the
- * binding, #included by gc_tricolor.c).
+/* Python/gc_tricolor_thread.c -- the collector thread and the pacing, as
+ * the core's embedder hooks (part of the binding, #included by
+ * gc_tricolor.c).  The thread's loop, the trigger and the assist are the
+ * core's (gc/collector.cc, gc/pacer.h); the binding gives them a CPython
+ * thread and CPython's counts.
+ *
+ * Pacing, in objects as stock counts them: gc_should_collect asks the
+ * core's pacer (gct_pace) whether the objects allocated since the last
+ * collection (generations[0].count) exceed a quarter of the live ones
+ * (long_lived_total: stock's trigger), or an eighth while the program makes
+ * cyclic garbage (the last collection found at least a quarter of what was
+ * allocated before it garbage).  Then a due collection is an assist: the
+ * allocating thread waits for it (record_allocation schedules it even while
+ * a collection runs), so floating garbage stays within about two triggers'
+ * worth; a program that makes none never waits.  Stock's threshold
+ * (generations[0].threshold, gc.set_threshold) is checked first, as stock
+ * does.
  *
  * In concurrent mode automatic collections run on a thread of their own,
  * with a thread state of the main interpreter (so finalizers of automatic
  * collections run there, as PEP 556 proposed):
- *   1. _Py_RunGC (an allocation found a collection due, gc_tricolor_pacing.c)
- *      calls gct_request_collection(), which starts the thread the first
- *      time, sets trigger and signals cv; a thread that is far ahead
- *      (gct_behind) waits on done_cv for the collection to finish (the
- *      assist); if no thread could be started, it collects itself, as
- *      stock does.
- *   2. gct_thread_main waits for trigger, runs gc_collect_main() (which
- *      takes gcstate->collecting; gct_collect does the rest), counts it in
- *      done and broadcasts done_cv.
+ *   1. _Py_RunGC (an allocation found a collection due) calls
+ *      gct_request_collection() -> tc_collector_request_collection(); the
+ *      core starts the thread the first time through gct_start_thread(),
+ *      wakes it, and in an assist waits for it, between gct_enter_blocking()
+ *      and gct_leave_blocking() (the thread state detached); if no thread
+ *      could be started, the caller collects itself, as stock does.
+ *   2. The core's loop runs on gct_thread_main()'s thread state, attached
+ *      except while it waits (gct_enter_blocking), and collects through
+ *      gct_collect_automatically(): gc_collect_main(), which takes
+ *      gcstate->collecting (gct_collect does the rest).
  *   3. Py_FinalizeEx, after the threading module's threads, stops it
- *      (_PyGC_TricolorStopThread: state 2, join, state 0).
+ *      (_PyGC_TricolorStopThread: tc_collector_shutdown, then join).
  * The child of fork() has no collector thread (_PyGC_TricolorAfterForkChild).
  * The thread state goes to the tail of the interpreter's list, and
  * faulthandler leaves the thread out of its dumps while it runs no Python
  * code.
  *
  * Concurrency of gct_thread's fields (struct gct_collector_thread,
- * pycore_gc_tricolor_binding.h): mu guards them all (and cv and
- * done_cv wait on it).  mu is taken only by a detached thread
- * (Py_BEGIN_ALLOW_THREADS around every use): a thread blocked on it while
+ * pycore_gc_tricolor_binding.h): written by gct_start_thread, which the
+ * core calls once, under its lock, before the thread starts (so the thread
+ * reads them after they are written), and cleared by
+ * _PyGC_TricolorStopThread after the join and by
+ * _PyGC_TricolorAfterForkChild (one thread).  tstate is read without
+ * synchronisation by _PyGC_TricolorHideFromDump, where a stale answer is
+ * harmless.  The core takes its own lock only between gct_enter_blocking()
+ * and gct_leave_blocking(), detached: a thread blocked on it while
  * attached would never park, and one that re-attached while holding it
  * would wait for a stop-the-world pause to end while holding it --
  * together, a deadlock (stress/python/repro_assist_deadlock.py found it).
- * Read without mu, where a stale answer is harmless: state by
- * _PyGC_TricolorOwnThreads (the fork warning) and gc.get_tricolor_stats();
- * tstate (written under mu, before the thread it belongs to starts) by
- * gct_request_collection (is the caller the collector thread itself?) and
- * _PyGC_TricolorHideFromDump.
  */
 
-static struct gct_collector_thread gct_thread = {
-    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-    .done_cv = PTHREAD_COND_INITIALIZER};
+static struct gct_collector_thread gct_thread;
+
+/* The core's pacer, for gc_should_collect and record_allocation: TC_PACE_*
+ * for `count` objects allocated since the last collection and `live` alive
+ * after it; stock's answer (a quarter of the live) where the concurrent
+ * mode does not run (-X gc=stw, subinterpreters). */
+static int
+gct_pace(GCState *gcstate, int count, Py_ssize_t live)
+{
+    if (gct.mode != GCT_CONCURRENT || gct.interp == NULL || gcstate != &gct.interp->gc) {
+        return count > live / 4 ? TC_PACE_COLLECT : TC_PACE_NONE;
+    }
+    return tc_collector_pace(gct.collector, count > 0 ? (size_t)count : 0,
+                             live > 0 ? (size_t)live : 0);
+}
+
+/* Whether an allocating thread should wait for the collection that is due. */
+static int
+gct_assist(GCState *gcstate)
+{
+    return gct_pace(gcstate, _Py_atomic_load_int_relaxed(&gcstate->generations[0].count),
+                    _Py_atomic_load_ssize_relaxed(&gcstate->long_lived_total)) == TC_PACE_ASSIST;
+}
 
 static void
 gct_thread_main(void *arg)
@@ -44,30 +80,7 @@ gct_thread_main(void *arg)
     PyThreadState *ts = gct_thread.tstate;
     _PyThreadState_Bind(ts);
     PyEval_AcquireThread(ts);
-    for (;;) {
-        int stop;
-        Py_BEGIN_ALLOW_THREADS
-        pthread_mutex_lock(&gct_thread.mu);
-        while (!gct_thread.trigger && gct_thread.state == 1) {
-            pthread_cond_wait(&gct_thread.cv, &gct_thread.mu);
-        }
-        stop = gct_thread.state != 1;
-        gct_thread.trigger = 0;
-        pthread_mutex_unlock(&gct_thread.mu);
-        Py_END_ALLOW_THREADS
-        if (stop) {
-            break;
-        }
-        if (PyGC_IsEnabled()) {
-            gc_collect_main(ts, 0, _Py_GC_REASON_HEAP);
-        }
-        Py_BEGIN_ALLOW_THREADS
-        pthread_mutex_lock(&gct_thread.mu);
-        gct_thread.done++;
-        pthread_cond_broadcast(&gct_thread.done_cv);
-        pthread_mutex_unlock(&gct_thread.mu);
-        Py_END_ALLOW_THREADS
-    }
+    gct_thread.body(gct_thread.arg);  /* the core's loop, until shutdown */
     PyThreadState_Clear(ts);
     _PyThreadState_DeleteCurrent(ts);
 }
@@ -120,58 +133,77 @@ _PyGC_TricolorHideFromDump(PyThreadState *tstate)
     return tstate == gct_thread.tstate && tstate->current_frame == NULL;
 }
 
-/* An automatic collection is due: wake the collector thread (start it the
- * first time); wait for it if allocation is far ahead (gct_behind). */
+/* tc_embedder_ops.start_thread: the collector thread, with a thread state
+ * of the main interpreter.  Called by the core, detached, once. */
+static bool
+gct_start_thread(void *ctx, void (*body)(void *), void *arg)
+{
+    (void)ctx;
+    PyInterpreterState *interp = gct.interp;
+    /* Not a user thread: it must not immortalize the objects that use
+     * deferred refcounting (gh-117783 does that when the first non-main
+     * thread state appears), or module-level functions and classes in
+     * garbage cycles would never be freed. */
+    _Py_atomic_add_int(&interp->gc.immortalize, -2);
+    PyThreadState *ts = _PyThreadState_New(interp, _PyThreadState_WHENCE_THREADING);
+    _Py_atomic_add_int(&interp->gc.immortalize, 2);
+    if (ts == NULL) {
+        return false;
+    }
+    gct_move_to_tail(ts);
+    gct_thread.tstate = ts;
+    gct_thread.body = body;
+    gct_thread.arg = arg;
+    PyThread_ident_t ident;
+    sigset_t mask;
+    gct_block_signals(&mask);  /* inherited by the new thread */
+    int err = PyThread_start_joinable_thread(gct_thread_main, NULL, &ident, &gct_thread.handle);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    if (err != 0) {
+        gct_thread.tstate = NULL;
+        PyThreadState_Clear(ts);
+        PyThreadState_Delete(ts);
+        return false;
+    }
+    return true;
+}
+
+/* tc_embedder_ops.enter_blocking/leave_blocking: the core is about to wait
+ * (its thread between collections, an assist, shutdown): detach. */
+static void *
+gct_enter_blocking(void *ctx)
+{
+    (void)ctx;
+    return _PyThreadState_GET() != NULL ? (void *)PyEval_SaveThread() : NULL;
+}
+
+static void
+gct_leave_blocking(void *ctx, void *token)
+{
+    (void)ctx;
+    if (token != NULL) {
+        PyEval_RestoreThread((PyThreadState *)token);
+    }
+}
+
+/* tc_embedder_ops.collect_automatically: on the collector thread (or on
+ * the requesting thread when there is none), attached. */
+static void
+gct_collect_automatically(void *ctx, tc_collector *c)
+{
+    (void)ctx;
+    (void)c;  /* gct_collect calls it, inside gc_collect_main */
+    if (PyGC_IsEnabled()) {
+        gc_collect_main(_PyThreadState_GET(), 0, _Py_GC_REASON_HEAP);
+    }
+}
+
+/* _Py_RunGC: an automatic collection is due. */
 static void
 gct_request_collection(PyThreadState *tstate)
 {
-    if (tstate == gct_thread.tstate) {
-        return;  /* a finalizer of the collector thread's own collection */
-    }
-    const int behind = gct_behind(&tstate->interp->gc);
-    int running;
-    Py_BEGIN_ALLOW_THREADS  /* gct_thread.mu is only taken detached (see the top) */
-    pthread_mutex_lock(&gct_thread.mu);
-    if (gct_thread.state == 0) {
-        /* Not a user thread: it must not immortalize the objects that
-         * use deferred refcounting (gh-117783 does that when the first
-         * non-main thread state appears), or module-level functions and
-         * classes in garbage cycles would never be freed. */
-        _Py_atomic_add_int(&tstate->interp->gc.immortalize, -2);
-        gct_thread.tstate = _PyThreadState_New(tstate->interp, _PyThreadState_WHENCE_THREADING);
-        _Py_atomic_add_int(&tstate->interp->gc.immortalize, 2);
-        if (gct_thread.tstate != NULL) {
-            gct_move_to_tail(gct_thread.tstate);
-            PyThread_ident_t ident;
-            sigset_t mask;
-            gct_block_signals(&mask);  /* inherited by the new thread */
-            int err = PyThread_start_joinable_thread(gct_thread_main, NULL, &ident,
-                                                     &gct_thread.handle);
-            pthread_sigmask(SIG_SETMASK, &mask, NULL);
-            if (err == 0) {
-                gct_thread.state = 1;
-            }
-            else {
-                PyThreadState_Clear(gct_thread.tstate);
-                PyThreadState_Delete(gct_thread.tstate);
-                gct_thread.tstate = NULL;
-            }
-        }
-    }
-    gct_thread.trigger = 1;
-    pthread_cond_signal(&gct_thread.cv);
-    running = gct_thread.state == 1;
-    if (running && behind) {
-        uint64_t seen = gct_thread.done;
-        while (gct_thread.done == seen && gct_thread.state == 1) {
-            pthread_cond_wait(&gct_thread.done_cv, &gct_thread.mu);
-        }
-    }
-    pthread_mutex_unlock(&gct_thread.mu);
-    Py_END_ALLOW_THREADS
-    if (!running) {
-        /* No thread (out of resources): collect here, as stock does. */
-        gc_collect_main(tstate, 0, _Py_GC_REASON_HEAP);
+    if (tc_collector_request_collection(gct.collector, gct_assist(&tstate->interp->gc)) < 0) {
+        Py_FatalError(tc_last_error());
     }
 }
 
@@ -179,22 +211,16 @@ gct_request_collection(PyThreadState *tstate)
 void
 _PyGC_TricolorStopThread(PyInterpreterState *interp)
 {
-    int running;
-    Py_BEGIN_ALLOW_THREADS  /* gct_thread.mu is only taken detached (see the top) */
-    pthread_mutex_lock(&gct_thread.mu);
-    running = gct_thread.state == 1 && interp == gct.interp;
-    if (running) {
-        gct_thread.state = 2;
-        pthread_cond_signal(&gct_thread.cv);
+    if (!gct_active(interp)) {
+        return;
     }
-    pthread_mutex_unlock(&gct_thread.mu);
-    if (running) {
+    tc_collector_shutdown(gct.collector);  /* detached while it waits */
+    if (gct_thread.tstate != NULL) {
+        Py_BEGIN_ALLOW_THREADS
         PyThread_join_thread(gct_thread.handle);
-        pthread_mutex_lock(&gct_thread.mu);
-        gct_thread.state = 0;
-        pthread_mutex_unlock(&gct_thread.mu);
+        Py_END_ALLOW_THREADS
+        gct_thread.tstate = NULL;
     }
-    Py_END_ALLOW_THREADS
 }
 
 /* os.fork()'s warning about threads (Modules/posixmodule.c): the
@@ -203,5 +229,6 @@ _PyGC_TricolorStopThread(PyInterpreterState *interp)
 int
 _PyGC_TricolorOwnThreads(void)
 {
-    return _Py_atomic_load_int_relaxed(&gct_workers) + (gct_thread.state == 1);
+    return _Py_atomic_load_int_relaxed(&gct_workers) +
+           (gct.mode == GCT_CONCURRENT && tc_collector_background_running(gct.collector));
 }

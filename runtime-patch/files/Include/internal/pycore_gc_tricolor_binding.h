@@ -18,8 +18,10 @@
  *      there is a second thread, sets gct.  Until then, and for good in stw
  *      mode, gct_active() is 0 and gct_on_alloc/gct_on_free do nothing.
  *   2. Any thread, at any time: gct_on_alloc, gct_on_free, gct_active,
- *      gct_live_divisor, gct_behind (relaxed loads only).
- *   3. gct_request_collection: _Py_RunGC, attached, gct_active() true.
+ *      gct_pace, gct_assist (relaxed loads only).
+ *   3. gct_request_collection: _Py_RunGC, attached, gct_active() true; the
+ *      core then calls gct_start_thread (once), gct_enter_blocking and
+ *      gct_leave_blocking, gct_collect_automatically.
  *   4. gct_collect: gc_collect_internal, attached, with gcstate->collecting
  *      held, gct_active() true; the core then calls gct_ops' callbacks in
  *      the order of tricolor/embedder.h (gc_tricolor_embedder.c).
@@ -27,7 +29,6 @@
  *      fork(), _PyGC_TricolorAfterForkChild before anything else.
  */
 
-#include <pthread.h>               // pthread_mutex_t: gct_thread
 #include <signal.h>                // sigset_t: gct_block_signals()
 
 #include "tricolor/segment_map.h"  // tc_segment_map: the starts bits
@@ -103,18 +104,6 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
  * thread, world running, between GCT_RACY_READS_BEGIN/END. */
 static int gct_trace_concurrent(PyObject *op, tc_visitor *v);
 
-/* ---- gc_tricolor_pacing.c: when a collection is due ---- */
-
-/* Atomic (relaxed): written by the collecting thread at the end of each
- * collection, read by allocating threads. */
-static int gct_reclaiming;
-
-/* gc_should_collect's divisor of the live objects: 4, or 8 while the
- * program makes cyclic garbage. */
-static int gct_live_divisor(GCState *gcstate);
-/* Whether an allocating thread is so far ahead that it waits (an assist). */
-static int gct_behind(GCState *gcstate);
-
 /* ---- gc_tricolor_embedder.c: the core's callbacks, one collection ---- */
 
 /* state, attached, world_stopped, stops, finalized, weakrefs_pending and
@@ -154,25 +143,33 @@ static void gct_block_signals(sigset_t *old);
 static void gct_collect(PyInterpreterState *interp, struct collection_state *state,
                         int generation);
 
-/* ---- gc_tricolor_thread.c: the collector thread ---- */
+/* ---- gc_tricolor_thread.c: the collector thread, the pacing ---- */
 
-/* mu guards every field (and cv and done_cv wait on it); mu is taken only
- * by a detached thread.  Read without mu where a stale answer is harmless:
- * state, and tstate (written under mu before its thread starts). */
+/* Written by gct_start_thread (the core calls it once, under its lock,
+ * before the thread starts), cleared after the join
+ * (_PyGC_TricolorStopThread) and in the child of fork(); tstate is read
+ * without synchronisation by faulthandler (a stale answer is harmless). */
 struct gct_collector_thread {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;        /* trigger set, or state no longer 1 */
-    pthread_cond_t done_cv;   /* broadcast after each collection of the thread */
-    uint64_t done;            /* collections the thread finished */
-    int state;                /* 0 none, 1 running, 2 stopping */
-    int trigger;
+    PyThreadState *tstate;    /* the collector thread's, or NULL */
     PyThread_handle_t handle;
-    PyThreadState *tstate;
+    void (*body)(void *);     /* the core's loop */
+    void *arg;
 };
 static struct gct_collector_thread gct_thread;
 
-/* _Py_RunGC: wake the collector thread (start it the first time); wait for
- * it if gct_behind(). */
+/* The core's pacer (stock's arithmetic outside the concurrent mode):
+ * TC_PACE_* for `count` objects allocated since the last collection and
+ * `live` alive after it (gc_should_collect). */
+static int gct_pace(GCState *gcstate, int count, Py_ssize_t live);
+/* Whether an allocating thread waits for the due collection (record_allocation). */
+static int gct_assist(GCState *gcstate);
+/* tc_embedder_ops: the collector thread, the core's waits, its collections. */
+static bool gct_start_thread(void *ctx, void (*body)(void *), void *arg);
+static void *gct_enter_blocking(void *ctx);
+static void gct_leave_blocking(void *ctx, void *token);
+static void gct_collect_automatically(void *ctx, tc_collector *c);
+/* _Py_RunGC: wake the collector thread (the core starts it the first
+ * time); wait for it if gct_assist(). */
 static void gct_request_collection(PyThreadState *tstate);
 
 #endif /* !Py_INTERNAL_GC_TRICOLOR_BINDING_H */
