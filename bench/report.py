@@ -2,6 +2,7 @@
 process and parsing its JSON line, and writing NAME.json / NAME.md (each with
 the exact command line, the machine and the interpreters) and NAME.png."""
 import argparse
+import bisect
 import datetime
 import json
 import os
@@ -47,6 +48,48 @@ def ms(seconds):
 
 def median(xs):
     return statistics.median(xs) if xs else float("nan")
+
+
+def mmu(gaps, t0, t1, window):
+    """Minimum mutator utilisation of one thread over [t0, t1] at a window of
+    `window` seconds.
+
+    gaps are (start, length) pairs, in seconds on the clock of t0 and t1: the
+    times the thread did not run.  A window's utilisation is 1 - (time of the
+    gaps inside it) / window, and the MMU the least utilisation of any window
+    inside [t0, t1]; an interval shorter than the window is extended to
+    [t0, t0 + window].  The stalled time of a window is linear in its start
+    between the starts where a window begins at a gap's start or ends at a
+    gap's end, so those (clamped to the interval) and the interval's first and
+    last window are the only ones tried.  Rounded to 1e-6 (the
+    clock's rounding error is some 1e-8 of a 1 ms window)."""
+    if t1 - t0 < window:
+        t1 = t0 + window
+    spans = []                   # the gaps clipped to [t0, t1], sorted, merged
+    for s, length in sorted(gaps):
+        a, b = max(s, t0), min(s + length, t1)
+        if a >= b:
+            continue
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    if not spans:
+        return 1.0
+    starts = [a for a, _ in spans]
+    before = [0.0]               # before[i]: stalled time of spans[:i]
+    for a, b in spans:
+        before.append(before[-1] + b - a)
+
+    def stalled(x):              # stalled time in [t0, x]
+        i = bisect.bisect_right(starts, x)
+        return before[i - 1] + min(x, spans[i - 1][1]) - starts[i - 1] if i else 0.0
+
+    last = t1 - window
+    candidates = [t0, last] + [x for a, b in spans for x in (a, b - window)]
+    worst = max(stalled(x + window) - stalled(x)
+                for x in (min(max(x, t0), last) for x in candidates))
+    return round(max(0.0, 1.0 - worst / window), 6)
 
 
 def context(args):

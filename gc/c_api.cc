@@ -163,6 +163,7 @@ void tc_config_init(tc_config* c) {
   c->reclaiming_growth_ratio = d.reclaiming_growth_ratio;
   c->reclaiming_fraction = d.reclaiming_fraction;
   c->assist = d.assist;
+  c->pause_workers = d.pause_workers;
 }
 
 tc_world* tc_world_new(void) {
@@ -225,6 +226,7 @@ tc_collector* tc_collector_new(const tc_heap_ops* heap, void* heap_ctx, const tc
       cfg.reclaiming_growth_ratio = config->reclaiming_growth_ratio;
       cfg.reclaiming_fraction = config->reclaiming_fraction;
       cfg.assist = config->assist;
+      cfg.pause_workers = config->pause_workers;
     }
     auto c = std::make_unique<tc_collector>(tc_collector{CHeap(*heap, heap_ctx), CEmbedder(*emb, emb_ctx), nullptr});
     c->embedder.owner = c.get();

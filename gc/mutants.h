@@ -28,7 +28,7 @@
 //                               weak reference's callback runs
 //   no-dependents               the verification pause does not add the
 //                               garbage's dependents, what only the garbage
-//                               holds (Verifier::find_dependents): black
+//                               holds (find_garbage with_dependents): black
 //                               objects hanging off the garbage die by
 //                               reference counting when it is cleared, and
 //                               weak references among them get callbacks

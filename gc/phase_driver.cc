@@ -120,6 +120,12 @@ void Collector::Impl::candidate_filter(Collection& c) {
     arena.execute([&] { c.batches = batch_by_component(embedder, cands, config.verify_batch, &opaque); });
     std::sort(opaque.begin(), opaque.end());
     opaque.erase(std::unique(opaque.begin(), opaque.end()), opaque.end());
+    if (!opaque.empty()) {
+      c.opaque_at.assign(cands.size(), 0);
+      for (void* o : opaque) {
+        if (std::size_t i = cands.index_of(o); i != CandidateSet::npos) c.opaque_at[i] = 1;
+      }
+    }
   });
 }
 
@@ -130,14 +136,25 @@ void Collector::Impl::verify(Collection& c) {
   CandidateSet& cands = c.cands;
   if (st.full_stw) {
     phase(st, Phase::kVerify, [&] {
-      arena.execute([&] { cands.build_from_heap(heap, /*all=*/true); });
+      pause_arena.execute([&] { cands.build_from_heap(heap, /*all=*/true); });
       c.verifier.emplace(embedder, cands, nullptr, &heap);
-      return verify_batch(c, cands.indices());
+      return verify_batch(c, cands.indices(), {});
     });
     st.objects = cands.heap_objects();
   } else {
     c.verifier.emplace(embedder, cands, config.filter_candidates ? &c.domain : &cands, &heap);
-    for (const auto& b : c.batches) phase(st, Phase::kVerify, [&] { return verify_batch(c, b); });
+    for (const auto& b : c.batches) {
+      // World running: what the pause will need, so that it takes no page
+      // faults -- the opaque members, and room for what they reach.
+      std::vector<void*> expand;
+      if (!c.opaque_at.empty()) {
+        for (std::size_t i : b) {
+          if (c.opaque_at[i]) expand.push_back(c.cands.object(i));
+        }
+      }
+      c.verifier->prepare(expand.empty() ? b.size() : b.size() + b.size() / 4 + 1024);
+      phase(st, Phase::kVerify, [&] { return verify_batch(c, b, expand); });
+    }
   }
   st.shaded = shading.load(std::memory_order_relaxed) ? shaded.size() : 0;
   shading.store(false, std::memory_order_relaxed);
@@ -149,7 +166,8 @@ void Collector::Impl::verify(Collection& c) {
 // One verify pause's work, world stopped: the batch `members`.  Returns
 // the objects the verification judged (members + those added behind
 // opaque ones).
-std::size_t Collector::Impl::verify_batch(Collection& c, std::span<const std::size_t> members) {
+std::size_t Collector::Impl::verify_batch(Collection& c, std::span<const std::size_t> members,
+                                          std::span<void* const> expand) {
   CollectionStats& st = c.st;
   // World stopped: nobody pushes; take what was shaded since the last
   // pause -- only if this collection turned shading on (a full-STW one
@@ -158,19 +176,12 @@ std::size_t Collector::Impl::verify_batch(Collection& c, std::span<const std::si
     for (; c.shaded_seen < shaded.size(); c.shaded_seen++) c.shaded_set.insert(shaded[c.shaded_seen]);
     c.verifier->set_shaded(&c.shaded_set);
   }
-  std::vector<void*> expand;
-  for (std::size_t i : members) {
-    if (std::binary_search(c.opaque.begin(), c.opaque.end(), c.cands.object(i))) {
-      expand.push_back(c.cands.object(i));
-    }
-  }
-  VerifyResult vr = arena.execute([&] { return c.verifier->find_garbage(members, expand); });
-  // (Nothing to add in full-STW mode: every live object was a candidate.)
-  std::vector<void*> dependents = st.full_stw || TC_MUTANT(NoDependents)
-                                      ? std::vector<void*>{}
-                                      : c.verifier->find_dependents(vr.garbage);
-  st.dependent += dependents.size();
-  vr.garbage.insert(vr.garbage.end(), dependents.begin(), dependents.end());
+  // (No dependents in full-STW mode: every live object was a candidate.)
+  const bool dependents = !st.full_stw && !TC_MUTANT(NoDependents);
+  VerifyResult vr =
+      pause_arena.execute([&] { return c.verifier->find_garbage(members, expand, dependents); });
+  st.dependent += vr.dependents.size();
+  vr.garbage.insert(vr.garbage.end(), vr.dependents.begin(), vr.dependents.end());
   for (void* g : vr.garbage) embedder.hold(g);
   st.garbage += vr.garbage.size();
   st.expanded += vr.expanded;
@@ -187,7 +198,7 @@ bool Collector::Impl::finalize(Collection& c, const std::vector<void*>& garbage)
 std::vector<bool> Collector::Impl::resurrection_check(Collection& c, const std::vector<void*>& garbage) {
   std::vector<bool> resurrected;
   phase(c.st, Phase::kResurrectionCheck, [&] {
-    resurrected = arena.execute([&] { return c.verifier->find_resurrected(garbage); });
+    resurrected = pause_arena.execute([&] { return c.verifier->find_resurrected(garbage); });
     return garbage.size();
   });
   return resurrected;

@@ -31,12 +31,13 @@
 //      CollectorConfig::verify_batch objects each.
 //   4. VERIFY (STW, once per batch).  Verifier::find_garbage(batch):
 //      refcounts, minus references within the batch, propagation; then
-//      Verifier::find_dependents: the garbage's dependents, what only that
+//      the garbage's dependents (on the same traces), what only that
 //      garbage holds (floating garbage born black, hanging off it), are
 //      garbage too, so that the embedder judges weak references over the
 //      whole set at once.  Each garbage object is held (Embedder::hold) so
-//      that it survives finalization.  A pause is O(batch + its
-//      references), not O(heap) -- nor O(|C|): the lemma holds for any
+//      that it survives finalization.  A pause runs on pause_arena
+//      (CollectorConfig::pause_workers: every core, the mutators being
+//      stopped) and is O(batch + its references), not O(heap) -- nor O(|C|): the lemma holds for any
 //      subset, so a batch is as sound as the whole.
 //   5. FINALIZE (world running, per batch's garbage).  The embedder clears
 //      weak references, runs callbacks and finalizers -- any of which may
@@ -64,7 +65,7 @@
 //     World waits for it in an inactive region, so it never blocks a stop.
 //
 // Concurrency of Collector::Impl's fields: config, heap, embedder, world
-// and arena are fixed at construction; collect_mu serialises collections;
+// and the arenas are fixed at construction; collect_mu serialises collections;
 // listeners is guarded by listeners_mu; collections is atomic; the
 // background thread's state (bg, trigger, bg_rounds) is guarded by bg_mu,
 // which every thread takes only inside Embedder::enter_blocking() (so a
@@ -82,9 +83,11 @@
 
 #include <oneapi/tbb/concurrent_vector.h>
 #include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_scheduler_observer.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -111,6 +114,7 @@ struct Collector::Impl {
   Impl(Heap& s, Embedder& e, World* w, const CollectorConfig& c)
       : config(c), heap(s), embedder(e), world(w),
         arena(c.mark_workers > 0 ? c.mark_workers : tbb::task_arena::automatic),
+        pause_arena(c.pause_workers > 0 ? c.pause_workers : tbb::task_arena::automatic),
         pacer(Pacer::Settings{.growth_ratio = c.growth_ratio,
                               .reclaiming_growth_ratio = c.reclaiming_growth_ratio,
                               .reclaiming_fraction = c.reclaiming_fraction,
@@ -119,11 +123,14 @@ struct Collector::Impl {
     // An explicit worker count also caps TBB's thread pool, which would
     // otherwise start a worker per core whatever the arena's size.
     if (c.mark_workers > 0) {
+      int pause = c.pause_workers > 0 ? c.pause_workers : tbb::info::default_concurrency();
       limit.emplace(tbb::global_control::max_allowed_parallelism,
-                    static_cast<std::size_t>(c.mark_workers));
+                    static_cast<std::size_t>(std::max(c.mark_workers, pause)));
     }
     arena.initialize();
+    pause_arena.initialize();
     observer.emplace(arena, embedder);
+    pause_observer.emplace(pause_arena, embedder);
   }
 
   /// One whole collection: the phases below, in order (phase_driver.cc).
@@ -138,6 +145,7 @@ struct Collector::Impl {
     CandidateSet cands;
     CandidateSet domain;          // the candidates before filtering
     std::vector<void*> opaque;    // candidates no concurrent pass could trace
+    std::vector<std::uint8_t> opaque_at;  // by candidate index: opaque (empty: none)
     std::vector<std::vector<std::size_t>> batches;
     std::optional<Verifier> verifier;
     std::vector<std::vector<void*>> garbage;  // per batch
@@ -151,8 +159,10 @@ struct Collector::Impl {
   void candidate_scan(Collection& c);    // 3
   void candidate_filter(Collection& c);  // 3b
   void verify(Collection& c);            // 4
-  std::size_t verify_batch(Collection& c, std::span<const std::size_t> members);  // 4, one pause's
-                                                                                 // work; objects judged
+  // 4, one pause's work: `members`, closed over what `expand` (its opaque
+  // members) reaches; returns the objects judged.
+  std::size_t verify_batch(Collection& c, std::span<const std::size_t> members,
+                           std::span<void* const> expand);
   bool finalize(Collection& c, const std::vector<void*>& garbage);         // 5; true: may resurrect
   std::vector<bool> resurrection_check(Collection& c, const std::vector<void*>& garbage);  // 6
   void clear(Collection& c, const std::vector<void*>& garbage,
@@ -225,8 +235,9 @@ struct Collector::Impl {
   Heap& heap;
   Embedder& embedder;
   World* world;
-  tbb::task_arena arena;
-  std::optional<WorkerObserver> observer;
+  tbb::task_arena arena;        // the concurrent phases' (mark_workers)
+  tbb::task_arena pause_arena;  // the pauses' (pause_workers)
+  std::optional<WorkerObserver> observer, pause_observer;
   Pacer pacer;
   std::mutex collect_mu;
   std::atomic<std::uint64_t> collections{0};

@@ -20,8 +20,10 @@
 // step 2 never subtracts that reference, so that candidate has refs > 0 and
 // step 3 reaches x.
 //
-// find_dependents(G), world stopped, right after find_garbage (phase 4):
-// the garbage's dependents, what only G holds (see verifier.h).
+// find_garbage(C, with_dependents), world stopped, after the above (phase
+// 4): the garbage's dependents, what only the garbage G holds (see
+// verifier.h), counted from the references the trial deletion's traces saw
+// leave the counted members, less those of the members found alive.
 //
 // find_resurrected(G), world stopped, after finalizers ran (phase 6): the
 // same over the garbage set G, with each refcount less the one reference
@@ -55,6 +57,7 @@
 #include "gc/verifier.h"
 
 #include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
@@ -73,6 +76,37 @@ namespace {
 
 constexpr std::int64_t kExcluded = INT64_MIN;
 
+// What trial_deletion() tells of the references that leave the counted
+// members: sink() is called once per chunk of work, on its worker, and
+// returns the callable that takes each such reference.
+struct NoOutside {
+  auto sink() const {
+    return [](void*) {};
+  }
+};
+
+}  // namespace
+
+// The trial deletion's arrays, one element per member.  A Verifier keeps
+// one and grows it in prepare(), world running, so that a pause does not
+// take the page faults of fresh memory.
+struct Deletion {
+  std::unique_ptr<std::atomic<std::int64_t>[]> refs;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> alive;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> opaque;  // trace() returned false
+  std::size_t capacity = 0;
+  void reserve(std::size_t n) {
+    if (n <= capacity) return;
+    // std::atomic value-initialises: every page is touched here.
+    refs.reset(new std::atomic<std::int64_t>[n]);
+    alive.reset(new std::atomic<std::uint8_t>[n]);
+    opaque.reset(new std::atomic<std::uint8_t>[n]);
+    capacity = n;
+  }
+};
+
+namespace {
+
 // Trial deletion over `objects`, the core of both verifications and of the
 // candidate filter (`concurrent`: the world runs, so traces are concurrent
 // and the result is a guess): refs[k] = base(objects[k]) (kExcluded leaves k out: never
@@ -80,19 +114,14 @@ constexpr std::int64_t kExcluded = INT64_MIN;
 // counted member to a member j subtracts one from refs[j]; then every k
 // with refs != 0 is alive, and so is every member it reaches.
 // `member(obj)` is the member index of obj, or npos.
-struct Deletion {
-  std::unique_ptr<std::atomic<std::int64_t>[]> refs;
-  std::unique_ptr<std::atomic<std::uint8_t>[]> alive;
-  std::unique_ptr<std::atomic<std::uint8_t>[]> opaque;  // trace() returned false
-};
-
-template <class Base, class Member>
-Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, Member member,
-                        bool concurrent = false) {
+// `outside.sink()(child)` is called for every reference from a counted
+// member to an object that is no member or an excluded one (world stopped
+// only: the references whose counts find_garbage's dependents start from).
+template <class Base, class Member, class Outside = NoOutside>
+void trial_deletion(Deletion& d, Embedder& e, std::span<void* const> objects, Base base, Member member,
+                    bool concurrent = false, Outside&& outside = Outside{}) {
   std::size_t n = objects.size();
-  Deletion d{std::unique_ptr<std::atomic<std::int64_t>[]>(new std::atomic<std::int64_t>[n]),
-             std::unique_ptr<std::atomic<std::uint8_t>[]>(new std::atomic<std::uint8_t>[n]),
-             std::unique_ptr<std::atomic<std::uint8_t>[]>(new std::atomic<std::uint8_t>[n])};
+  d.reserve(n);
   auto& refs = d.refs;
   auto& alive = d.alive;
   using Range = tbb::blocked_range<std::size_t>;
@@ -104,13 +133,21 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
     }
   });
   tbb::parallel_for(Range(0, n, 256), [&](const Range& r) {
+    auto out = outside.sink();
     for (std::size_t k = r.begin(); k != r.end(); k++) {
       if (refs[k].load(std::memory_order_relaxed) == kExcluded) continue;
       bool traced = trace(e, objects[k], concurrent, [&](void* child) {
         std::size_t j = member(child);
-        if (j == CandidateSet::npos) return;
-        std::int64_t v = refs[j].load(std::memory_order_relaxed);
-        while (v != kExcluded && !refs[j].compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) {
+        if (j == CandidateSet::npos) {
+          out(child);
+          return;
+        }
+        // An excluded member stays excluded: base() set it before this
+        // loop began, and nothing else stores kExcluded.
+        if (refs[j].load(std::memory_order_relaxed) == kExcluded) {
+          out(child);
+        } else {
+          refs[j].fetch_sub(1, std::memory_order_relaxed);
         }
       });
       if (!traced) d.opaque[k].store(1, std::memory_order_relaxed);
@@ -141,7 +178,6 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
       });
     }
   });
-  return d;
 }
 
 }  // namespace
@@ -149,22 +185,35 @@ Deletion trial_deletion(Embedder& e, std::span<void* const> objects, Base base, 
 Verifier::Verifier(Embedder& e, const CandidateSet& cands, const CandidateSet* domain,
                    const Heap* heap)
     : embedder_(e), cands_(cands), domain_(domain), heap_(heap),
-      local_(cands.size(), CandidateSet::npos) {}
+      local_(cands.size(), kNoMember), scratch_(std::make_unique<Deletion>()) {}
 
-std::size_t Verifier::member_of(const void* obj) const {
+Verifier::~Verifier() = default;
+
+void Verifier::prepare(std::size_t members) {
+  scratch_->reserve(members);
+  if (objects_.capacity() < members) {
+    objects_.resize(members);  // touched now, not in the pause
+    objects_.clear();
+  }
+  next_garbage_ = std::vector<void*>(members);
+  next_garbage_.clear();
+}
+
+inline std::size_t Verifier::member_of(const void* obj) const {
   std::size_t j = cands_.index_of(obj);
-  if (j != CandidateSet::npos) return local_[j];
+  if (j != CandidateSet::npos) return local_[j] == kNoMember ? CandidateSet::npos : local_[j];
   if (extra_.empty()) return CandidateSet::npos;
   auto it = extra_.find(obj);
   return it == extra_.end() ? CandidateSet::npos : it->second;
 }
 
 VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
-                                    std::span<void* const> expand_from) {
+                                    std::span<void* const> expand_from, bool with_dependents) {
   std::size_t m = members.size();
-  std::vector<void*> objects(m);
+  std::vector<void*>& objects = objects_;
+  objects.resize(m);
   for (std::size_t k = 0; k < m; k++) {
-    local_[members[k]] = k;
+    local_[members[k]] = static_cast<std::uint32_t>(k);
     objects[k] = cands_.object(members[k]);
   }
   // Close the batch over what its opaque members reference (exact traces,
@@ -191,16 +240,58 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
       });
     }
   }
-  Deletion d = trial_deletion(
-      embedder_, objects,
+  // The dependents' first step rides on the trial deletion's traces: each
+  // worker counts the references from members to the heap's objects that
+  // are no (counted) member.
+  const bool count = with_dependents && heap_ != nullptr;
+  // Counted per chunk, with the last object cached (the members' type,
+  // say, is referenced by every one of them), into the worker's map.
+  struct Outside {
+    tbb::enumerable_thread_specific<Counts> counts;
+    const Heap* heap;
+    bool on;
+    auto sink() {
+      struct Sink {
+        Counts* m;
+        const Heap* heap;
+        void* last = nullptr;
+        std::intptr_t pending = 0;
+        void operator()(void* child) {
+          if (m == nullptr || child == nullptr) return;
+          if (child == last) {
+            pending++;
+          } else if (heap->is_object(child)) {
+            if (pending) (*m)[last] += pending;
+            last = child;
+            pending = 1;
+          }
+        }
+        ~Sink() {
+          if (m != nullptr && pending) (*m)[last] += pending;
+        }
+      };
+      return Sink{on ? &counts.local() : nullptr, heap};
+    }
+  };
+  Outside outside{{}, heap_, count};
+  Deletion& d = *scratch_;
+  trial_deletion(
+      d, embedder_, objects,
       [&](void* obj) {
         if (heap_ != nullptr && !heap_->is_object(obj)) return kExcluded;  // freed since the scan
-        if (shaded_ != nullptr && shaded_->contains(obj)) return kExcluded;
+        if (shaded_ != nullptr && !shaded_->empty() && shaded_->contains(obj)) return kExcluded;
         return embedder_.collectable(obj) ? embedder_.refcount(obj) : kExcluded;
       },
-      [&](const void* obj) { return member_of(obj); });
+      [&](const void* obj) { return member_of(obj); }, /*concurrent=*/false, outside);
   VerifyResult out;
+  out.garbage = std::move(next_garbage_);
+  out.garbage.clear();
   out.expanded = objects.size() - m;
+  const bool trust_marks = TC_MUTANT(VerifyTrustsMarks);  // unmarked = garbage
+  auto garbage = [&](std::size_t k) {
+    std::int64_t v = d.refs[k].load(std::memory_order_relaxed);
+    return (trust_marks && v != kExcluded) || !d.alive[k].load(std::memory_order_relaxed);
+  };
   for (std::size_t k = 0; k < objects.size(); k++) {
     std::int64_t v = d.refs[k].load(std::memory_order_relaxed);
     if (v == kExcluded) {
@@ -208,45 +299,99 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
     } else if (v < 0) {
       embedder_.refcount_error(objects[k], -v);
     }
-    const bool trust_marks = TC_MUTANT(VerifyTrustsMarks) && v != kExcluded;  // unmarked = garbage
-    if (trust_marks || !d.alive[k].load(std::memory_order_relaxed)) out.garbage.push_back(objects[k]);
+    if (garbage(k)) out.garbage.push_back(objects[k]);
   }
-  for (std::size_t idx : members) local_[idx] = CandidateSet::npos;
+  if (count) {
+    Counts seen;
+    for (Counts& c : outside.counts) {
+      if (seen.empty()) {
+        seen.swap(c);
+      } else {
+        for (auto [obj, n] : c) seen[obj] += n;
+      }
+    }
+    out.dependents = dependents(objects, d, garbage, std::move(seen));
+  }
+  for (std::size_t idx : members) local_[idx] = kNoMember;
   extra_.clear();
   return out;
 }
 
-std::vector<void*> Verifier::find_dependents(std::span<void* const> garbage) {
-  // Every object the garbage references is counted, candidates included: a
-  // candidate the verification kept alive may be held only by a marked
-  // object that only the garbage holds, and a candidate of another batch
-  // only by this garbage.  (Skipping candidates -- tried, to save pause
-  // time -- let the fork's reproducer fail again.)  Garbage membership by
-  // binary search over a sorted copy.
-  std::vector<const void*> sorted(garbage.begin(), garbage.end());
-  std::sort(sorted.begin(), sorted.end());
-  std::unordered_set<const void*> dead;  // added so far
-  std::unordered_map<void*, std::intptr_t> seen;  // references from the garbage so far
-  std::vector<void*> out, stack(garbage.begin(), garbage.end());
+// The garbage's dependents (see find_garbage in verifier.h), from `seen`:
+// the references from every counted member to each object that is no
+// counted member.  World stopped, inside find_garbage (local_ and extra_
+// still map the batch).
+//
+// Every object the garbage references is counted, candidates included: a
+// candidate the verification kept alive may be held only by a marked
+// object that only the garbage holds, and a candidate of another batch
+// only by this garbage.  (Skipping candidates -- tried, to save pause time
+// -- let the fork's reproducer fail again.)
+//
+// 1. Take back the references of the members found alive (retraced: in a
+//    filtered batch they are few), so that `seen` counts the garbage's
+//    alone; a counted member's count is refcount - refs (what the trial
+//    deletion subtracted) less what alive members hold of it.
+// 2. An object whose every reference is counted is a dependent; its own
+//    references are counted in turn, to a fixpoint.  Cycles among the
+//    dependents are not followed (they float to the next collection).
+// No counted member is a dependent in step 2's first round: one the
+// verification kept alive has refs > 0 or is referenced by an alive
+// member.
+template <class Garbage>
+std::vector<void*> Verifier::dependents(std::span<void* const> objects, const Deletion& d,
+                                        Garbage garbage, Counts seen) {
+  auto counted = [&](std::size_t k) { return d.refs[k].load(std::memory_order_relaxed) != kExcluded; };
+  std::unordered_map<std::size_t, std::intptr_t> from_alive;  // counted member -> references from alive ones
+  for (std::size_t k = 0; k < objects.size(); k++) {
+    if (!counted(k) || garbage(k)) continue;
+    trace(embedder_, objects[k], /*concurrent=*/false, [&](void* child) {
+      std::size_t j = member_of(child);
+      if (j != CandidateSet::npos && counted(j)) {
+        from_alive[j]++;
+      } else if (child != nullptr && heap_->is_object(child)) {
+        seen[child]--;
+      }
+    });
+  }
+  std::unordered_set<const void*> found;
+  auto dead = [&](const void* obj) {
+    std::size_t j = member_of(obj);
+    return (j != CandidateSet::npos && counted(j) && garbage(j)) || found.contains(obj);
+  };
+  std::vector<void*> out, stack;
+  auto judge = [&](void* obj, std::intptr_t& n) {
+    if (n <= 0 || n != embedder_.refcount(obj)) return;
+    if (!embedder_.collectable(obj)) {
+      n = -1;  // never in: not the collector's
+      return;
+    }
+    found.insert(obj);
+    out.push_back(obj);
+    stack.push_back(obj);
+  };
+  for (auto& [obj, n] : seen) judge(obj, n);
   while (!stack.empty()) {
     void* o = stack.back();
     stack.pop_back();
     trace(embedder_, o, /*concurrent=*/false, [&](void* child) {
       // Only the heap's objects: a child may be anything the embedder
       // references (static objects, another allocator's).
-      if (heap_ == nullptr || std::binary_search(sorted.begin(), sorted.end(), child) ||
-          dead.contains(child) || !heap_->is_object(child)) {
-        return;
+      if (child == nullptr || dead(child)) return;
+      auto it = seen.find(child);
+      if (it == seen.end()) {
+        std::size_t j = member_of(child);
+        std::intptr_t garbage_refs = 0;
+        if (j != CandidateSet::npos && counted(j)) {
+          garbage_refs = embedder_.refcount(child) - d.refs[j].load(std::memory_order_relaxed) - from_alive[j];
+        } else if (!heap_->is_object(child)) {
+          return;
+        }
+        it = seen.emplace(child, garbage_refs).first;
       }
-      std::intptr_t& n = seen[child];
-      if (n == 0 && !embedder_.collectable(child)) {
-        n = -1;  // never in: not the collector's
-        return;
-      }
-      if (n < 0 || ++n != embedder_.refcount(child)) return;
-      dead.insert(child);
-      out.push_back(child);
-      stack.push_back(child);
+      if (it->second < 0) return;
+      ++it->second;
+      judge(child, it->second);
     });
   }
   return out;
@@ -256,18 +401,19 @@ std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
   std::size_t n = garbage.size();
   for (std::size_t k = 0; k < n; k++) {
     std::size_t j = cands_.index_of(garbage[k]);
-    if (j != CandidateSet::npos) local_[j] = k;
+    if (j != CandidateSet::npos) local_[j] = static_cast<std::uint32_t>(k);
     else extra_.emplace(garbage[k], k);
   }
-  Deletion d = trial_deletion(
-      embedder_, garbage,
+  Deletion& d = *scratch_;
+  trial_deletion(
+      d, embedder_, garbage,
       [&](void* obj) { return embedder_.refcount(obj) - 1; },  // less our hold
       [&](const void* obj) { return member_of(obj); });
   std::vector<bool> out(n);
   for (std::size_t k = 0; k < n; k++) out[k] = d.alive[k].load(std::memory_order_relaxed) != 0;
   for (void* g : garbage) {
     std::size_t j = cands_.index_of(g);
-    if (j != CandidateSet::npos) local_[j] = CandidateSet::npos;
+    if (j != CandidateSet::npos) local_[j] = kNoMember;
   }
   extra_.clear();
   return out;
@@ -275,8 +421,9 @@ std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
 
 std::vector<void*> guess_garbage(Embedder& e, const CandidateSet& cands, std::vector<void*>* opaque) {
   std::span<void* const> objects = cands.objects();
-  Deletion d = trial_deletion(
-      e, objects,
+  Deletion d;
+  trial_deletion(
+      d, e, objects,
       [&](void* obj) { return e.collectable(obj) ? e.refcount(obj) : kExcluded; },
       [&](const void* obj) { return cands.index_of(obj); }, /*concurrent=*/true);
   std::vector<void*> out;

@@ -3,7 +3,8 @@
 // gc/phase_driver.h).
 //
 //   guess_garbage()      phase 3b, world running: the candidate filter;
-//   Verifier::find_garbage(), then find_dependents()
+//   Verifier::prepare()  phase 4, world running, before each batch's pause;
+//   Verifier::find_garbage()
 //                        phase 4, world stopped, once per batch;
 //   Verifier::find_resurrected()
 //                        phase 6, world stopped, over a batch's garbage.
@@ -16,6 +17,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -27,12 +30,14 @@ namespace tricolor {
 
 class Embedder;
 class Heap;
+struct Deletion;  // the trial deletion's arrays (verifier.cc)
 
 /// Result of a verification.
 struct VerifyResult {
   std::vector<void*> garbage;  ///< candidates with no outside reference
   std::size_t excluded = 0;    ///< candidates the embedder called not collectable
   std::size_t expanded = 0;    ///< objects added to the batch behind opaque members
+  std::vector<void*> dependents;  ///< with_dependents: what only the garbage holds
 };
 
 /// The verification over a subset of a candidate set.  The scratch arrays
@@ -48,6 +53,14 @@ class Verifier {
   /// member that is not is left out (EXCLUDED, never traced).
   Verifier(Embedder& embedder, const CandidateSet& cands, const CandidateSet* domain = nullptr,
            const Heap* heap = nullptr);
+  ~Verifier();
+
+  /// World running, before the pause of a batch of `members` objects: sizes
+  /// and touches the scratch arrays and the result's vector, so that the
+  /// pause takes no page faults for them (about 10 ms per million members
+  /// on this project's machine).  Optional: find_garbage() grows what it
+  /// needs.
+  void prepare(std::size_t members);
 
   /// Runs stock CPython's cycle detection restricted to the candidates
   /// `members` (indices into the candidate set), with the world stopped:
@@ -64,11 +77,9 @@ class Verifier {
   /// (they belong to their own batch) and objects an earlier batch took.
   /// Without that, a garbage cycle through an opaque object would look
   /// referenced from outside every batch it was split across.
-  VerifyResult find_garbage(std::span<const std::size_t> members,
-                            std::span<void* const> expand_from = {});
-
-  /// With the world stopped, right after find_garbage(): the garbage's
-  /// dependents, the objects outside `garbage` held only by it, directly
+  ///
+  /// `with_dependents` (needs a heap) also returns the garbage's
+  /// dependents: the objects outside the garbage held only by it, directly
   /// or through one another -- those its clearing will free by reference
   /// counting (the fixpoint: an object is a dependent when its references
   /// all come from the garbage or from dependents already found).  Chiefly
@@ -78,8 +89,10 @@ class Verifier {
   /// never runs (they die with their referents, papers/design.md §7.5).
   /// Sound: the union is closed under referrers, and the garbage is
   /// unreachable.  Cycles among them are not followed (they float to the
-  /// next collection).
-  std::vector<void*> find_dependents(std::span<void* const> garbage);
+  /// next collection).  Their first step is counted on the trial
+  /// deletion's own traces, so the garbage is not traced twice.
+  VerifyResult find_garbage(std::span<const std::size_t> members,
+                            std::span<void* const> expand_from = {}, bool with_dependents = false);
 
   /// With the world stopped after finalization: which of `garbage` (each
   /// held once by the collector, see Embedder::hold) is reachable from
@@ -93,15 +106,25 @@ class Verifier {
   void set_shaded(const std::unordered_set<const void*>* shaded) { shaded_ = shaded; }
 
  private:
+  using Counts = std::unordered_map<void*, std::intptr_t>;
   std::size_t member_of(const void* obj) const;  // member index, or npos
+  template <class Garbage>
+  std::vector<void*> dependents(std::span<void* const> objects, const Deletion& d, Garbage garbage,
+                                Counts seen);
   Embedder& embedder_;
   const CandidateSet& cands_;
   const CandidateSet* domain_;
   const Heap* heap_;
-  std::vector<std::size_t> local_;  // candidate index -> member index, or npos
+  // candidate index -> member index, or kNoMember (32 bits: half the cache
+  // misses of the pause's hottest lookup)
+  static constexpr std::uint32_t kNoMember = ~std::uint32_t{0};
+  std::vector<std::uint32_t> local_;
   std::unordered_map<const void*, std::size_t> extra_;  // non-candidate member -> index
   const std::unordered_set<const void*>* shaded_ = nullptr;
   std::unordered_set<const void*> taken_;  // added by expansion in any batch so far
+  std::unique_ptr<Deletion> scratch_;       // the trial deletion's arrays, reused
+  std::vector<void*> objects_;              // a batch's members, reused
+  std::vector<void*> next_garbage_;         // the next result's garbage, touched by prepare()
 };
 
 /// The candidate filter, world running: the verification's trial deletion

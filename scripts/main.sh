@@ -42,6 +42,9 @@ log "(b) time-to-safepoint: unrelated-thread stall during long native calls"
 /usr/bin/python3 bench/cpython/safepoint.py "${py[@]}" "${repeat[@]}"
 log "(c) overhead with nothing pending"
 /usr/bin/python3 bench/cpython/overhead.py "${py[@]}" "${runs[@]}"
+log "(e) a large cyclic structure dying at once: pause, stall and MMU, five shapes"
+/usr/bin/python3 bench/cpython/dying.py "${py[@]}" --sizes 100000,1000000 \
+    $( ((quick)) && echo --repeat 1 || echo --repeat 3)
 log "(d) the collector core: concurrent vs full-STW pauses, 1 M to 16 M objects"
 if ((quick)); then sizes=(--sizes 1,4 --collections 4); else sizes=(--sizes 1,2,4,8,16); fi
 /usr/bin/python3 bench/core/core_pause.py --binary build/release/bench/core_pause --out papers/results "${sizes[@]}"

@@ -117,6 +117,7 @@ typedef struct tc_config {
     double reclaiming_growth_ratio; /**< pacing while reclaiming (0: growth_ratio) */
     double reclaiming_fraction;     /**< garbage / allocated that counts as reclaiming */
     bool assist;                    /**< tc_collector_pace may answer TC_PACE_ASSIST */
+    int pause_workers;              /**< threads in a pause; 0 = hardware threads */
 } tc_config;
 /** Fills *config with tricolor::CollectorConfig's defaults. */
 void tc_config_init(tc_config *config);

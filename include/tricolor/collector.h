@@ -53,6 +53,11 @@ struct CollectorConfig {
   /// tbb::global_control held by the Collector), so that no idle worker
   /// threads are started beyond it.
   int mark_workers = 0;
+  /// Threads that work inside a pause (the verification, the resurrection
+  /// check); 0 = hardware threads.  The mutators are stopped then, so every
+  /// core is free, even where marking leaves cores to the program.  With a
+  /// positive mark_workers, TBB's pool is capped at the larger of the two.
+  int pause_workers = 0;
   /// Pacing (gc/pacer.h): collect when what was allocated since the last
   /// collection exceeds growth_ratio * (what was live after it), and at
   /// least min_trigger_bytes.  The unit is bytes for note_allocation(),

@@ -53,7 +53,7 @@ struct CollectionStats {
   std::size_t opaque_candidates = 0;  ///< candidates no concurrent pass could trace
   std::size_t expanded = 0;    ///< objects the pauses added behind opaque candidates
   std::size_t garbage = 0;     ///< handed to the embedder
-  std::size_t dependent = 0;   ///< of those, the garbage's dependents: held only by it (Verifier::find_dependents)
+  std::size_t dependent = 0;   ///< of those, the garbage's dependents: held only by it (Verifier::find_garbage, with_dependents)
   std::size_t resurrected = 0; ///< garbage found alive again
   std::size_t shaded = 0;      ///< Collector::shade() calls during the collection
   int mark_workers = 0;        ///< marker threads used

@@ -153,7 +153,7 @@ TEST(Runtime, AWeakReferenceBornDuringACollectionDiesWithItsReferentWithoutCallb
 // reference to it (with a callback) hang off a white cycle: stock would
 // find all three unreachable at once and run no callback; the verification
 // pause must add the garbage's dependents, what only the garbage holds
-// (Verifier::find_dependents), so that the weak reference is judged with
+// (Verifier::find_garbage with_dependents), so that the weak reference is judged with
 // the rest.
 TEST(Runtime, WeakReferencesHangingOffGarbageDieWithoutCallback) {
   Runtime rt(tricolor_test::synthetic_config());

@@ -239,3 +239,73 @@ RC_GTEST_PROP(VerifyProperty, RestrictedVerificationIsSoundAndFullIsExact, ()) {
   rt.on_free = nullptr;
   RC_ASSERT(rt.live_objects() == 0u);
 }
+
+// The dependents that find_garbage(with_dependents) returns are exactly the
+// least fixpoint of "every reference comes from the garbage or from
+// dependents", over any batch of any candidate set: computed here the slow
+// way, from the graph's edges and the runtime's refcounts.
+RC_GTEST_PROP(VerifyProperty, DependentsAreWhatOnlyTheGarbageHolds, ()) {
+  const Graph g = *graph_gen();
+  Runtime rt(tricolor_test::synthetic_config());
+  synthetic::Mutator self(rt);
+  std::size_t n = g.slots.size();
+  std::vector<Object*> objs(n);
+  for (std::size_t i = 0; i < n; i++) objs[i] = rt.allocate(static_cast<std::uint32_t>(g.slots[i]));
+  for (std::size_t i = 0; i < n; i++) {
+    for (std::size_t s = 0; s < g.edges[i].size(); s++) {
+      if (g.edges[i][s] >= 0) rt.store(objs[i], static_cast<std::uint32_t>(s), objs[g.edges[i][s]]);
+    }
+  }
+  std::set<std::uint64_t> freed;
+  rt.on_free = [&](Object* o) { freed.insert(o->id); };
+  std::vector<std::uint64_t> ids(n);
+  for (std::size_t i = 0; i < n; i++) ids[i] = objs[i]->id;
+  for (std::size_t i = 0; i < n; i++) {
+    if (!g.external[i]) rt.decref(objs[i]);
+  }
+  std::vector<std::size_t> live;  // graph indices
+  for (std::size_t i = 0; i < n; i++) {
+    if (!freed.count(ids[i])) live.push_back(i);
+  }
+  // Candidates: a random subset of the live objects; the batch: a random
+  // subset of those (the rest are candidates of other batches).  Mostly
+  // in, so that the garbage is big enough to hold something alone.
+  const auto mostly = rc::gen::weightedElement<bool>({{4, true}, {1, false}});
+  const auto cand = *rc::gen::container<std::vector<bool>>(live.size(), mostly);
+  std::vector<void*> subset;
+  for (std::size_t k = 0; k < live.size(); k++) {
+    if (cand[k]) subset.push_back(objs[live[k]]);
+  }
+  tricolor::CandidateSet cs;
+  cs.build_from_list(rt.space(), subset);
+  const auto in_batch = *rc::gen::container<std::vector<bool>>(cs.size(), mostly);
+  std::vector<std::size_t> members;
+  for (std::size_t i = 0; i < cs.size(); i++) {
+    if (in_batch[i]) members.push_back(i);
+  }
+  tricolor::Verifier verifier(rt, cs, nullptr, &rt.space());
+  auto r = verifier.find_garbage(members, {}, /*with_dependents=*/true);
+  std::set<void*> dead = as_set(r.garbage);
+  std::set<void*> expected;
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (std::size_t i : live) {
+      if (dead.count(objs[i])) continue;
+      std::int64_t from_dead = 0;
+      for (std::size_t y : live) {
+        if (!dead.count(objs[y])) continue;
+        for (int t : g.edges[y]) from_dead += t == static_cast<int>(i);
+      }
+      if (from_dead > 0 && from_dead == rt.refcount(objs[i])) {
+        dead.insert(objs[i]);
+        expected.insert(objs[i]);
+        grew = true;
+      }
+    }
+  }
+  RC_TAG(expected.empty() ? "no dependents" : "dependents");
+  RC_ASSERT(r.dependents.size() == expected.size());
+  const bool exact = as_set(r.dependents) == expected;
+  RC_ASSERT(exact);
+  rt.on_free = nullptr;
+}
