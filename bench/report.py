@@ -50,6 +50,21 @@ def median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def config_argv(args, config):
+    """The command that runs `config` (stock, before, or a tricolor -X gc=
+    mode) with the interpreters of --stock, --tricolor and --before."""
+    if config == "stock":
+        return [args.stock]
+    if config == "before":
+        return [args.before, "-X", "gc=concurrent"]
+    return [args.tricolor, "-X", f"gc={config}"]
+
+
+def alternate(configs, k):
+    """The k-th round's order: forward, then backward, and so on."""
+    return configs if k % 2 == 0 else configs[::-1]
+
+
 def mmu(gaps, t0, t1, window):
     """Minimum mutator utilisation of one thread over [t0, t1] at a window of
     `window` seconds.

@@ -280,18 +280,6 @@ def worker(shape, size):
     print(json.dumps(run))
 
 
-def argv(args, config):
-    if config == "stock":
-        return [args.stock]
-    if config == "before":
-        return [args.before, "-X", "gc=concurrent"]
-    return [args.tricolor, "-X", f"gc={config}"]
-
-
-def order(k):
-    return CONFIGS if k % 2 == 0 else CONFIGS[::-1]
-
-
 def parse_sizes(text):
     """'100000,1M,250k' -> [100000, 1000000, 250000]."""
     scale = {"k": 1000, "m": 1000000}
@@ -304,7 +292,7 @@ def parse_sizes(text):
 
 def run_one(args, config, shape, size, repeat):
     import report
-    cmd = [*argv(args, config), __file__, "--worker", shape, size,
+    cmd = [*report.config_argv(args, config), __file__, "--worker", shape, size,
            *(["--no-pin"] if args.no_pin else [])]
     try:
         res = report.run_json(cmd, timeout=args.timeout)
@@ -445,7 +433,7 @@ def main():
     for shape in shapes:
         for size in sizes:
             for rep in range(repeat):
-                for config in order(k):
+                for config in report.alternate(CONFIGS, k):
                     r = run_one(args, config, shape, size, rep)
                     runs.append(r)
                     why = r.get("failed", "").strip().splitlines() or [""]

@@ -127,18 +127,6 @@ def rss_worker(rings):
                       "live": len(live)}))
 
 
-def argv(args, config):
-    if config == "stock":
-        return [args.stock]
-    if config == "before":
-        return [args.before, "-X", "gc=concurrent"]
-    return [args.tricolor, "-X", f"gc={config}"]
-
-
-def order(k):
-    return CONFIGS if k % 2 == 0 else CONFIGS[::-1]
-
-
 def plot(rows, path):
     import report
     plt = report.pyplot()
@@ -181,8 +169,8 @@ def main():
     if "pause" in parts:
         rows = []
         for i, n in enumerate(int(s) for s in args.sizes.split(",")):
-            for config in order(i):
-                res = report.run_json([*argv(args, config), __file__, "--pause-worker", n,
+            for config in report.alternate(CONFIGS, i):
+                res = report.run_json([*report.config_argv(args, config), __file__, "--pause-worker", n,
                                        args.collects])
                 rs = res["runs"]
                 rows.append({"config": config, "n": n,
@@ -212,8 +200,8 @@ def main():
             times = {c: [] for c in CONFIGS}
             churn = {c: [] for c in CONFIGS}
             for k in range(args.repeat):
-                for config in order(k):
-                    res = report.run_json([*argv(args, config), __file__, "--throughput-worker",
+                for config in report.alternate(CONFIGS, k):
+                    res = report.run_json([*report.config_argv(args, config), __file__, "--throughput-worker",
                                            threads, args.iters])
                     times[config].append(res["s"])
                     churn[config].append(res["churn_s"])
@@ -244,8 +232,8 @@ def main():
     if "rss" in parts:
         rss = {c: [] for c in CONFIGS}
         for k in range(args.repeat):
-            for config in order(k):
-                res = report.run_json([*argv(args, config), __file__, "--rss-worker", args.rings])
+            for config in report.alternate(CONFIGS, k):
+                res = report.run_json([*report.config_argv(args, config), __file__, "--rss-worker", args.rings])
                 rss[config].append(res["maxrss_kb"])
         med = {c: report.median(rss[c]) for c in CONFIGS}
         data["rss"] = {"median_kb": med, "runs_kb": rss,
