@@ -154,6 +154,19 @@ rc::Gen<Graph> graph_gen() {
   });
 }
 
+// The graph's objects, allocated in rt, their slots filled; the test holds
+// one reference to each.
+std::vector<Object*> build(Runtime& rt, const Graph& g) {
+  std::vector<Object*> objs(g.slots.size());
+  for (std::size_t i = 0; i < objs.size(); i++) objs[i] = rt.allocate(static_cast<std::uint32_t>(g.slots[i]));
+  for (std::size_t i = 0; i < objs.size(); i++) {
+    for (std::size_t s = 0; s < g.edges[i].size(); s++) {
+      if (g.edges[i][s] >= 0) rt.store(objs[i], static_cast<std::uint32_t>(s), objs[g.edges[i][s]]);
+    }
+  }
+  return objs;
+}
+
 }  // namespace
 
 RC_GTEST_PROP(VerifyProperty, RestrictedVerificationIsSoundAndFullIsExact, ()) {
@@ -161,13 +174,7 @@ RC_GTEST_PROP(VerifyProperty, RestrictedVerificationIsSoundAndFullIsExact, ()) {
   Runtime rt(tricolor_test::synthetic_config());  // one per case: a failed case leaves nothing behind
   synthetic::Mutator self(rt);
   std::size_t n = g.slots.size();
-  std::vector<Object*> objs(n);
-  for (std::size_t i = 0; i < n; i++) objs[i] = rt.allocate(static_cast<std::uint32_t>(g.slots[i]));
-  for (std::size_t i = 0; i < n; i++) {
-    for (std::size_t s = 0; s < g.edges[i].size(); s++) {
-      if (g.edges[i][s] >= 0) rt.store(objs[i], static_cast<std::uint32_t>(s), objs[g.edges[i][s]]);
-    }
-  }
+  const std::vector<Object*> objs = build(rt, g);
   // Ground truth: reachable from the external references.
   std::vector<bool> reach(n, false);
   std::vector<std::size_t> stack;
@@ -249,13 +256,7 @@ RC_GTEST_PROP(VerifyProperty, DependentsAreWhatOnlyTheGarbageHolds, ()) {
   Runtime rt(tricolor_test::synthetic_config());
   synthetic::Mutator self(rt);
   std::size_t n = g.slots.size();
-  std::vector<Object*> objs(n);
-  for (std::size_t i = 0; i < n; i++) objs[i] = rt.allocate(static_cast<std::uint32_t>(g.slots[i]));
-  for (std::size_t i = 0; i < n; i++) {
-    for (std::size_t s = 0; s < g.edges[i].size(); s++) {
-      if (g.edges[i][s] >= 0) rt.store(objs[i], static_cast<std::uint32_t>(s), objs[g.edges[i][s]]);
-    }
-  }
+  const std::vector<Object*> objs = build(rt, g);
   std::set<std::uint64_t> freed;
   rt.on_free = [&](Object* o) { freed.insert(o->id); };
   std::vector<std::uint64_t> ids(n);
