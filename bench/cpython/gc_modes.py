@@ -18,7 +18,9 @@ Parts (--parts, default all):
               statistics, the collect's wall time, all of it a pause), the
               phase names of the pauses, and the worst stall of an unrelated
               Python thread that spins on perf_counter() (the longest gap
-              between two of its iterations that overlaps the collect).
+              between two of its iterations that overlaps the collect) and
+              its minimum mutator utilisation at 1, 10 and 100 ms windows
+              over the collect (report.mmu(), its gaps over 20 us).
   throughput  a cycle-free, allocation-heavy workload: build a live heap of
               1 M lists, then make and drop dicts, lists, tuples and
               instances; automatic GC on; wall time of the whole workload
@@ -43,19 +45,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/report.py
 
 CONFIGS = ("stock", "stw", "concurrent")
+MMU_WINDOWS_MS = (1, 10, 100)
 
 
 def pause_worker(n, collects):
     gc.disable()
     live = [[] for _ in range(n)]
-    state = {"collecting": False, "stop": False, "worst": 0.0}
+    import report
+    state = {"collecting": False, "stop": False, "worst": 0.0, "gaps": []}
 
     def ticker():
         last = time.perf_counter()
         while not state["stop"]:
             t = time.perf_counter()
-            if state["collecting"] and t - last > state["worst"]:
-                state["worst"] = t - last
+            if state["collecting"]:
+                if t - last > state["worst"]:
+                    state["worst"] = t - last
+                if t - last > 20e-6:
+                    state["gaps"].append((last, t - last))
             last = t
 
     th = threading.Thread(target=ticker)
@@ -67,13 +74,17 @@ def pause_worker(n, collects):
         if stats:
             gc.reset_pause_stats()
         state["worst"] = 0.0
+        state["gaps"] = []
         state["collecting"] = True
         t0 = time.perf_counter()
         gc.collect()
-        wall = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        wall = t1 - t0
         time.sleep(0.002)  # a stall that ends just after the collect still counts
         state["collecting"] = False
         run = {"collect_ms": wall * 1e3, "stall_ms": state["worst"] * 1e3}
+        # The ticker's minimum mutator utilisation over the collect.
+        run.update({f"mmu_{w}ms": report.mmu(state["gaps"], t0, t1, w / 1e3) for w in MMU_WINDOWS_MS})
         if stats:
             p = stats()["pauses"]
             run.update(max_pause_ms=max((x["pause_ns"] for x in p), default=0) / 1e6,
@@ -178,6 +189,7 @@ def main():
                              "median_pause_ms": report.median([r["max_pause_ms"] for r in rs]),
                              "max_wait_ms": max(r["max_wait_ms"] for r in rs),
                              "max_stall_ms": max(r["stall_ms"] for r in rs),
+                             **{f"min_mmu_{w}ms": min(r[f"mmu_{w}ms"] for r in rs) for w in MMU_WINDOWS_MS},
                              "median_collect_ms": report.median([r["collect_ms"] for r in rs]),
                              "reasons": sorted({x for r in rs for x in r["reasons"]}),
                              "runs": rs})
@@ -186,14 +198,18 @@ def main():
         plot(rows, f"{args.out}/{name}.png")
         sections.append("## Pause vs live heap\n\n" + report.md_table(
             ["live objects", "config", "max STW pause ms", "median of per-collect max ms",
-             "max wait ms", "worst stall ms", "collect ms median", "pauses named"],
+             "max wait ms", "worst stall ms", *(f"MMU {w} ms" for w in MMU_WINDOWS_MS),
+             "collect ms median", "pauses named"],
             [[r["n"], r["config"], r["max_pause_ms"], r["median_pause_ms"], r["max_wait_ms"],
-              r["max_stall_ms"], r["median_collect_ms"], ", ".join(r["reasons"]) or "-"]
+              r["max_stall_ms"], *(r[f"min_mmu_{w}ms"] for w in MMU_WINDOWS_MS), r["median_collect_ms"],
+              ", ".join(r["reasons"]) or "-"]
              for r in rows]) +
             f"\n\n{args.collects} gc.collect() per process; stock has no pause statistics, so its "
             "pause is the collect's wall time.  The stall is the longest gap of a Python thread "
             "spinning on perf_counter() that overlaps a collect (it includes time-to-safepoint "
-            "and scheduling on this machine).\n")
+            "and scheduling on this machine); MMU W ms is that thread's minimum mutator utilisation, "
+            "the least share of any W ms window of a collect that it ran (a collect shorter than W: "
+            "the W ms from its start), the lowest over the collects.\n")
     if "throughput" in parts:
         rows = []
         for threads in (1, 2):
