@@ -2,7 +2,9 @@
 # The main job: set up a fresh Debian machine, build stock and tricolor
 # CPython 3.13.5t side by side (cached), run the measurements and print the
 # stock-vs-tricolor tables, then the collector core's concurrent-vs-STW
-# table.  Results land in papers/results/.
+# table, then, where a pyperformance suite is beside the clone
+# (../shared/third_party), pyperformance's benchmarks on both interpreters.
+# Results land in papers/results/.
 #
 #   scripts/main.sh [--tarball PATH] [--quick]
 #
@@ -42,10 +44,17 @@ log "(b) time-to-safepoint: unrelated-thread stall during long native calls"
 /usr/bin/python3 bench/cpython/safepoint.py "${py[@]}" "${repeat[@]}"
 log "(c) overhead with nothing pending"
 /usr/bin/python3 bench/cpython/overhead.py "${py[@]}" "${runs[@]}"
-log "(e) a large cyclic structure dying at once: pause, stall and MMU, five shapes"
-/usr/bin/python3 bench/cpython/dying.py "${py[@]}" --sizes 100000,1000000 \
-    $( ((quick)) && echo --repeat 1 || echo --repeat 3)
 log "(d) the collector core: concurrent vs full-STW pauses, 1 M to 16 M objects"
 if ((quick)); then sizes=(--sizes 1,4 --collections 4); else sizes=(--sizes 1,2,4,8,16); fi
 /usr/bin/python3 bench/core/core_pause.py --binary build/release/bench/core_pause --out papers/results "${sizes[@]}"
+log "(f) a large cyclic structure dying at once: pause, stall and MMU, five shapes"
+/usr/bin/python3 bench/cpython/dying.py "${py[@]}" --sizes 100000,1000000 \
+    $( ((quick)) && echo --repeat 1 || echo --repeat 3)
+# (g) only where a pyperformance suite is (bench/cpython/pyperformance.py's default: beside the clone)
+if [[ -d ../shared/third_party/pyperformance && -d ../shared/third_party/pyperf ]]; then
+    log "(g) pyperformance's own benchmarks: stock vs -X gc=stw vs concurrent (time, CPU, RSS, GC pauses)"
+    /usr/bin/python3 bench/cpython/pyperformance.py "${py[@]}" $( ((quick)) && echo --quick )
+else
+    log "(g) skipped: no pyperformance at ../shared/third_party; to run it, clone github.com/python/pyperformance and github.com/psf/pyperf and pass --suite/--pyperf to bench/cpython/pyperformance.py"
+fi
 log "done in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; results in papers/results/"
