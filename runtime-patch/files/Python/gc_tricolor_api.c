@@ -31,6 +31,7 @@ _PyGC_TricolorAfterForkChild(void)
     gct.collector = NULL;  /* the parent's, its locks as fork() found them */
     gct_collection.tstate = NULL;  /* threads of the parent's */
     gct_thread.tstate = NULL;
+    gct_reg_lock = (PyMutex){0};  /* as fork() found it */
 }
 
 static int
@@ -74,6 +75,7 @@ _PyGC_TricolorInit(PyInterpreterState *interp)
         return;
     }
     gct.interp = interp;
+    (void)PyUnstable_Type_SetConcurrentTraverse(&PyODict_Type, _PyODict_ConcurrentTraverse);
     if (gct_mode_from_config(interp) != GCT_CONCURRENT) {
         return;
     }
@@ -124,8 +126,25 @@ _PyGC_TricolorStats(PyInterpreterState *interp)
     const tc_stats *s = &gct_collection.last;
     int on = gct_active(interp);
     double coverage = s->marked ? 1.0 - (double)s->opaque_marked / (double)s->marked : 0.0;
+    PyObject *opaque = PyDict_New();
+    if (opaque == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < GCT_CENSUS_SLOTS; i++) {
+        const struct gct_census_slot *c = &gct_census_last[i];
+        if (c->type == NULL || !c->named) {
+            continue;
+        }
+        PyObject *n = PyLong_FromSsize_t(c->count);
+        if (n == NULL || PyDict_SetItemString(opaque, c->name, n) < 0) {
+            Py_XDECREF(n);
+            Py_DECREF(opaque);
+            return NULL;
+        }
+        Py_DECREF(n);
+    }
     return Py_BuildValue(
-        "{s:s,s:K,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:L,s:L,s:d,s:O}",
+        "{s:s,s:K,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:L,s:L,s:d,s:N,s:O}",
         "mode", on ? "concurrent" : "stw",
         "collections", (unsigned long long)gct_collection.collections,
         "marked", (Py_ssize_t)s->marked,
@@ -143,6 +162,7 @@ _PyGC_TricolorStats(PyInterpreterState *interp)
         "max_pause_ns", (long long)s->max_pause_ns,
         "max_wait_ns", (long long)s->max_wait_ns,
         "allowlist_coverage", coverage,
+        "opaque_types", opaque,
         "thread", gct.collector != NULL && tc_collector_background_running(gct.collector)
                       ? Py_True : Py_False);
 }

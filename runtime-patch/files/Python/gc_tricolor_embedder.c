@@ -87,6 +87,9 @@ gct_trace(void *ctx, void *obj, tc_visitor *v, bool concurrent)
     if (concurrent) {
         GCT_RACY_READS_BEGIN();
         int ok = gct_trace_concurrent(op, v);
+        if (!ok) {
+            gct_census_count(GCT_LOAD(op->ob_type));
+        }
         GCT_RACY_READS_END();
         return ok;
     }
@@ -558,6 +561,7 @@ gct_find_subtype_traverse(void)
     }
     gct.subtype_traverse = ((PyTypeObject *)cls)->tp_traverse;
     Py_DECREF(cls);
+    gct_register_exception_types((PyTypeObject *)PyExc_BaseException, 0);
 }
 
 /* One concurrent collection; called by gc_collect_internal() with
@@ -593,6 +597,7 @@ gct_collect(PyInterpreterState *interp, struct collection_state *state, int gene
                                                                  : TC_MODE_CONCURRENT;
     tc_stats st;
     sigset_t mask;
+    gct_census_reset();
     gct_block_signals(&mask);
     int rc = tc_collector_collect(gct.collector, mode, &st);
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
@@ -607,5 +612,6 @@ gct_collect(PyInterpreterState *interp, struct collection_state *state, int gene
     _Py_atomic_store_ssize_relaxed(&interp->gc.long_lived_total,
                                    (Py_ssize_t)(st.marked + st.candidates - st.garbage));
     gct_collection.last = st;
+    memcpy(gct_census_last, gct_census, sizeof(gct_census));
     gct_collection.collections++;
 }

@@ -34,6 +34,12 @@ extern int _PyGC_TricolorIsCollectingThread(PyThreadState *tstate);
 extern int _PyGC_TricolorHideFromDump(PyThreadState *tstate);
 /* gc.get_tricolor_stats(): the mode and the last collection's figures. */
 extern PyObject *_PyGC_TricolorStats(PyInterpreterState *interp);
+/* type_dealloc: a registered concurrent traverse function ends with its
+ * type (Include/cpython/pygc_concurrent.h). */
+extern void _PyGC_TricolorForgetType(PyTypeObject *type);
+/* OrderedDict's concurrent traverse function (Objects/odictobject.c),
+ * registered by _PyGC_TricolorInit. */
+extern int _PyODict_ConcurrentTraverse(PyObject *self, visitproc visit, void *arg);
 #endif
 
 #ifdef __cplusplus
