@@ -313,13 +313,29 @@ def measure(args, task, config, rnd, hookdir, tmp):
                    marked=marked, opaque_marked=g["opaque_marked"], candidates=g["candidates"],
                    opaque_candidates=g["opaque_candidates"],
                    opaque_candidates_max=g["opaque_candidates_max"],
-                   tricolor_stats_final=g["final"])
+                   opaque_types=g.get("opaque_types", {}),
+                   tricolor_stats_final=json.loads(g["final"]))
     return rec
 
 
 def geomean(xs):
     xs = [x for x in xs if x is not None and x == x and x > 0]
     return math.exp(statistics.fmean(math.log(x) for x in xs)) if xs else float("nan")
+
+
+def merge_counts(dicts):
+    out = {}
+    for d in dicts:
+        for k, n in d.items():
+            out[k] = out.get(k, 0) + n
+    return out
+
+
+def top_opaque(counts, n=3):
+    """The n opaque types marking met most often, with their share."""
+    total = sum(counts.values())
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:n]
+    return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in top) if total else "-"
 
 
 def summarize(tasks, runs):
@@ -342,7 +358,8 @@ def summarize(tasks, runs):
                       "gc_pauses": med("gc_pauses"), "collections": med("collections"),
                       "coverage_min": min(covs) if covs else None,
                       "coverage_run": report.median(runcov) if runcov else None,
-                      "opaque_candidates": med("opaque_candidates") if c == "concurrent" else None}
+                      "opaque_candidates": med("opaque_candidates") if c == "concurrent" else None,
+                      "opaque_types": merge_counts(r.get("opaque_types", {}) for r in ok)}
         s = row["stock"]
         ratio = lambda c, key: (row[c][key] / s[key] if s[key] and s[key] == s[key]  # noqa: E731
                                 else float("nan"))
@@ -377,11 +394,13 @@ def tables(args, rows, skipped, failures):
     table = report.md_table(
         ["benchmark", "stock ms", "stw/stock", "concurrent/stock time", "concurrent/stock CPU",
          "concurrent/stock RSS", "stock longest GC pause ms", "stw max pause ms",
-         "concurrent max pause ms", "concurrent pauses", "allowlist coverage min (run)"],
+         "concurrent max pause ms", "concurrent pauses", "allowlist coverage min (run)",
+         "most frequent opaque types"],
         [[row["label"], cell(row, "stock", "time_ms"), r(row["stw_time"]), r(row["con_time"]),
           r(row["con_cpu"]), r(row["con_rss"]), cell(row, "stock", "max_gc_pause_ms"),
           cell(row, "stw", "max_gc_pause_ms"), cell(row, "concurrent", "max_gc_pause_ms"),
-          cell(row, "concurrent", "gc_pauses", lambda v: f"{v:g}"), cov(row)] for row in rows])
+          cell(row, "concurrent", "gc_pauses", lambda v: f"{v:g}"), cov(row),
+          top_opaque(row["concurrent"]["opaque_types"])] for row in rows])
     keys = [("stw_time", "stw/stock time"), ("con_time", "concurrent/stock time"),
             ("con_cpu", "concurrent/stock CPU"), ("con_rss", "concurrent/stock RSS"),
             ("stw_cpu", "stw/stock CPU"), ("stw_rss", "stw/stock RSS")]
@@ -403,9 +422,10 @@ def tables(args, rows, skipped, failures):
             "pauses = the median count per process.  Allowlist coverage: the least "
             "`allowlist_coverage` of any concurrent collection that marked something (small "
             "start-up collections weigh as much as large ones), and in brackets the whole run's "
-            "(1 - opaque_marked / marked summed over its collections).  gc.get_tricolor_stats() "
-            "names no opaque types: only the counts `opaque_marked` and `opaque_candidates` are "
-            "recorded (in the .json); per-type counts need support in the fork.  A benchmark "
+            "(1 - opaque_marked / marked summed over its collections).  Opaque types: "
+            "gc.get_tricolor_stats()['opaque_types'] summed over the run's collections and "
+            "processes, the three most frequent with their share of the opaque objects marking "
+            "met (every type and count is in the .json).  A benchmark "
             "whose script registers several pyperf benchmarks has one row per benchmark (the "
             "pyperf name).\n\n"
             "## Geometric means of the ratios\n\n" + geo + "\n\n"

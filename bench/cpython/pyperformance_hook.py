@@ -25,7 +25,8 @@ variable from the environment at once, so the processes a benchmark starts
                 figures) is sampled once per collection: the least
                 allowlist_coverage over the collections that marked anything,
                 the sums of marked and opaque_marked (the coverage of the
-                whole run), and of candidates and opaque_candidates.
+                whole run), of candidates and opaque_candidates, and of the
+                census of opaque types (opaque_types, by type name).
   atexit        writes one JSON object to the file.  pyperf's worker ends
                 with sys.exit(), which runs atexit handlers.
 """
@@ -49,7 +50,8 @@ if _PATH:
           "by_reason": {},           # reason -> [count, max ns]
           "tricolor_collections": 0, "coverage_min": None, "marked": 0,
           "opaque_marked": 0, "candidates": 0, "opaque_candidates": 0,
-          "opaque_candidates_max": 0, "last_collection": None, "final": None}
+          "opaque_candidates_max": 0, "opaque_types": {}, "last_collection": None,
+          "final": None}
     _start = [None]
 
     def _drain():
@@ -71,7 +73,14 @@ if _PATH:
 
     def _sample():
         t = _tricolor_stats()
-        _s["final"] = t
+        # Kept as JSON text, not as the dict: the fork runs an automatic
+        # collection's callbacks on its collector thread, so a dict made
+        # there and dropped later by the benchmark's thread reaches zero
+        # through the biased-refcount queue, and the next collection counts
+        # it as garbage, as stock's merge_queued_objects does -- which
+        # gc_traversal's `assert collected == 0` then sees.  A str is not
+        # tracked by the GC.
+        _s["final"] = json.dumps(t)
         if t.get("mode") != "concurrent" or t["collections"] == _s["last_collection"]:
             return
         _s["last_collection"] = t["collections"]
@@ -81,6 +90,8 @@ if _PATH:
         _s["candidates"] += t["candidates"]
         _s["opaque_candidates"] += t["opaque_candidates"]
         _s["opaque_candidates_max"] = max(_s["opaque_candidates_max"], t["opaque_candidates"])
+        for name, n in t.get("opaque_types", {}).items():
+            _s["opaque_types"][name] = _s["opaque_types"].get(name, 0) + n
         if t["marked"]:
             cov = t["allowlist_coverage"]
             if _s["coverage_min"] is None or cov < _s["coverage_min"]:

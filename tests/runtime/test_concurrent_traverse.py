@@ -9,7 +9,8 @@ extension type that opts in through PyUnstable_Type_SetConcurrentTraverse().
 
 What is checked, for each shape the allowlist or a registration covers
 (deques, suspended generators, coroutines, partials, OrderedDicts,
-defaultdicts, asyncio tasks, exceptions with tracebacks, the extension type):
+defaultdicts, asyncio tasks, exceptions with tracebacks, XML elements, the
+extension type):
 
 * reach: a settled heap of 20 000 such objects leaves almost no opaque
   candidates, and the shape's types are not in the census of opaque types
@@ -36,6 +37,7 @@ import sys
 import threading
 import unittest
 import weakref
+from xml.etree import ElementTree
 
 EXT_DIR = sys.argv.pop(1) if len(sys.argv) > 1 else os.environ["TRICOLOR_TEST_EXT_DIR"]
 sys.path.insert(0, EXT_DIR)
@@ -96,6 +98,14 @@ def build(shape):
             except ValueError as e:
                 root.append(e)
         return root
+    if shape == "element":
+        root = ElementTree.Element("root")
+        for i in range(N):
+            child = ElementTree.SubElement(root, "c")
+            child.text = "t"
+            child.set("up", root)
+            child.set("i", [i])
+        return root
     if shape == "pair":
         root = _pair.Pair()
         node = root
@@ -114,6 +124,7 @@ SHAPE_TYPES = {
     "odict": {"collections.OrderedDict"},
     "defaultdict": {"collections.defaultdict"},
     "exception": {"ValueError", "traceback"},
+    "element": {"xml.etree.ElementTree.Element"},
     "pair": {"_pair.Pair"},
 }
 
@@ -238,6 +249,10 @@ class Soundness(unittest.TestCase):
                     raise ValueError(w)
                 except ValueError as e:
                     e.args = (e, w)
+            elif shape == "element":
+                e = ElementTree.Element("e")
+                e.append(e)
+                e.set("w", w)
             elif shape == "pair":
                 p = _pair.Pair(w)
                 p.second = p

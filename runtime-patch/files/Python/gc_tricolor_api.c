@@ -76,6 +76,11 @@ _PyGC_TricolorInit(PyInterpreterState *interp)
     }
     gct.interp = interp;
     (void)PyUnstable_Type_SetConcurrentTraverse(&PyODict_Type, _PyODict_ConcurrentTraverse);
+    (void)PyUnstable_Type_SetConcurrentTraverse(&PyClassMethod_Type,
+                                                _PyClassMethod_ConcurrentTraverse);
+    (void)PyUnstable_Type_SetConcurrentTraverse(&PyStaticMethod_Type,
+                                                _PyClassMethod_ConcurrentTraverse);
+    (void)PyUnstable_Type_SetConcurrentTraverse(&PyProperty_Type, _PyProperty_ConcurrentTraverse);
     if (gct_mode_from_config(interp) != GCT_CONCURRENT) {
         return;
     }

@@ -40,6 +40,10 @@ extern void _PyGC_TricolorForgetType(PyTypeObject *type);
 /* OrderedDict's concurrent traverse function (Objects/odictobject.c),
  * registered by _PyGC_TricolorInit. */
 extern int _PyODict_ConcurrentTraverse(PyObject *self, visitproc visit, void *arg);
+/* classmethod and staticmethod (Objects/funcobject.c), property
+ * (Objects/descrobject.c): the same, registered by _PyGC_TricolorInit. */
+extern int _PyClassMethod_ConcurrentTraverse(PyObject *self, visitproc visit, void *arg);
+extern int _PyProperty_ConcurrentTraverse(PyObject *self, visitproc visit, void *arg);
 #endif
 
 #ifdef __cplusplus
