@@ -42,6 +42,18 @@ def run_json(argv, timeout=None):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def try_run_json(argv, timeout=None):
+    """run_json(), but a worker that fails (exits non-zero -- MemoryError,
+    killed --, times out, or prints no JSON) gives {"failed": why}."""
+    try:
+        return run_json(argv, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"failed": f"timed out after {timeout:g} s"}
+    except (RuntimeError, ValueError, IndexError) as e:
+        msg = str(e)
+        return {"failed": msg if len(msg) < 3000 else msg[:500] + "\n...\n" + msg[-2000:]}
+
+
 def ms(seconds):
     return seconds * 1e3
 

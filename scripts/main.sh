@@ -50,6 +50,8 @@ if ((quick)); then sizes=(--sizes 1,4 --collections 4); else sizes=(--sizes 1,2,
 log "(f) a large cyclic structure dying at once: pause, stall and MMU, five shapes"
 /usr/bin/python3 bench/cpython/dying.py "${py[@]}" --sizes 100000,1000000 \
     $( ((quick)) && echo --repeat 1 || echo --repeat 3)
+log "(h) heaps of types marking once could not read: deques, generators, partials, OrderedDicts, asyncio tasks"
+/usr/bin/python3 bench/cpython/opaque.py "${py[@]}" $( ((quick)) && echo --repeat 1)
 # (g) only where a pyperformance suite is (bench/cpython/pyperformance.py's default: beside the clone)
 if [[ -d ../shared/third_party/pyperformance && -d ../shared/third_party/pyperf ]]; then
     log "(g) pyperformance's own benchmarks: stock vs -X gc=stw vs concurrent (time, CPU, RSS, GC pauses)"

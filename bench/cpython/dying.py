@@ -47,7 +47,8 @@ Per run:
               gc.get_pause_stats()'s max_pause_ns (reset just before it); under
               stock, which has no pause statistics, the interval from its
               gc.callbacks 'start' to 'stop', all of it counted as a pause
-  stall       the longest gap between two iterations of the ticker that
+  stall       the longest gap between two iterations of the ticker (an
+              unrelated thread spinning on perf_counter(), ticker.py) that
               overlaps the collect (the ticker keeps every gap > 20 us, as
               start and length)
   MMU         the ticker's minimum mutator utilisation over the collect at
@@ -72,12 +73,9 @@ dying.md and dying.png (worst pause vs size, one plot per shape) to --out.
 """
 import gc
 import json
-import os
 import random
 import resource
-import subprocess
 import sys
-import threading
 import time
 import weakref
 from pathlib import Path
@@ -87,16 +85,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/report.
 CONFIGS = ("stock", "stw", "concurrent")
 SIZES = "100000,250000,500000,1000000,2000000,4000000"
 QUICK_SIZES = "100000,1000000"
-GAP_S = 20e-6                   # the ticker keeps the gaps longer than this
-WINDOWS_MS = (1, 10, 100)       # MMU windows
-CPUS = sorted(os.sched_getaffinity(0))
 PIN = "--no-pin" not in sys.argv
-
-
-def pin(cpu):
-    """Pin the calling thread to one CPU (no-op with --no-pin or one CPU)."""
-    if PIN and len(CPUS) > 1:
-        os.sched_setaffinity(threading.get_native_id(), {cpu})
 
 
 class Link:
@@ -190,7 +179,7 @@ SHAPES = {"ring": (ring, 2), "tree": (tree, 2), "graph": (graph, 2),
 
 
 def worker(shape, size):
-    import report
+    from ticker import Ticker
     build, per_unit = SHAPES[shape]
     units = max(1, round(size / per_unit))
     gc.disable()
@@ -204,22 +193,7 @@ def worker(shape, size):
     tracked = len(gc.get_objects()) - before
     probe = weakref.ref(root) if shape == "mixed" else None
 
-    pin(CPUS[0])
-    state = {"stop": False}
-    gaps = []                   # (start, length) of the ticker's gaps > GAP_S
-
-    def ticker():
-        pin(CPUS[-1])
-        last = time.perf_counter()
-        while not state["stop"]:
-            t = time.perf_counter()
-            if t - last > GAP_S:
-                gaps.append((last, t - last))
-            last = t
-
-    th = threading.Thread(target=ticker)
-    th.start()
-    time.sleep(0.05)
+    tk = Ticker(PIN).start()
     cb = {}
 
     def callback(phase, info):
@@ -242,9 +216,8 @@ def worker(shape, size):
     gc.callbacks.remove(callback)
     # The ticker runs on until the longest MMU window from t0 is over, and a
     # little past the collect: a stall that ends just after it still counts.
-    time.sleep(max(0.0, max(t1, t0 + max(WINDOWS_MS) / 1e3) + 0.005 - time.perf_counter()))
-    state["stop"] = True
-    th.join()
+    tk.wait_past(t0, t1)
+    tk.stop()
 
     run = {"shape": shape, "size": size, "units": units, "expected": round(units * per_unit),
            "tracked": tracked, "build_s": build_s, "collect_ms": (t1 - t0) * 1e3,
@@ -267,15 +240,15 @@ def worker(shape, size):
     if shape == "mixed":
         run.update(finalized=len(FINALIZED), finalizers=len(range(0, units, 100)),
                    weakref_cleared=probe() is None)
-    end = max(t1, t0 + max(WINDOWS_MS) / 1e3)
+    end, gaps = tk.end(t0, t1), tk.gaps
     run.update(
-        stall_ms=max((d for a, d in gaps if a <= t1 and a + d >= t0), default=0.0) * 1e3,
+        stall_ms=tk.stall_ms(t0, t1),
         run_stall_ms=max((d for a, d in gaps), default=0.0) * 1e3,
-        **{f"mmu_{w}ms": report.mmu(gaps, t0, t1, w / 1e3) for w in WINDOWS_MS},
+        **tk.mmu(t0, t1),
         # the gaps over the MMU interval, in ms from t0
         gaps_ms=[[round((a - t0) * 1e3, 4), round(d * 1e3, 4)] for a, d in gaps
                  if a <= end and a + d >= t0],
-        gaps_total=len(gaps), pinned=PIN and len(CPUS) > 1,
+        gaps_total=len(gaps), pinned=tk.pinned,
         maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(run))
 
@@ -294,14 +267,8 @@ def run_one(args, config, shape, size, repeat):
     import report
     cmd = [*report.config_argv(args, config), __file__, "--worker", shape, size,
            *(["--no-pin"] if args.no_pin else [])]
-    try:
-        res = report.run_json(cmd, timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        res = {"failed": f"timed out after {args.timeout:g} s"}
-    except (RuntimeError, ValueError, IndexError) as e:
-        msg = str(e)
-        res = {"failed": msg if len(msg) < 3000 else msg[:500] + "\n...\n" + msg[-2000:]}
-    return {"config": config, "repeat": repeat, "shape": shape, "size": size, **res}
+    return {"config": config, "repeat": repeat, "shape": shape, "size": size,
+            **report.try_run_json(cmd, timeout=args.timeout)}
 
 
 def summarize(runs, shapes, sizes):
