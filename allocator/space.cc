@@ -371,6 +371,12 @@ bool Space::try_mark(const void* obj) {
   return a != nullptr && tc_bitmap_set(&a->marks, obj, __ATOMIC_RELAXED);
 }
 
+bool Space::mark_if_object(const void* p) {
+  if (reinterpret_cast<std::uintptr_t>(p) % TC_GRANULE != 0) return false;
+  const Arena* a = impl_->arenas_.find(p);
+  return a != nullptr && tc_bitmap_test(&a->starts, p) && tc_bitmap_set(&a->marks, p, __ATOMIC_RELAXED);
+}
+
 void Space::set_black_allocation(bool on) { impl_->black_.store(on, std::memory_order_seq_cst); }
 
 bool Space::black_allocation() const { return impl_->black_.load(std::memory_order_acquire); }

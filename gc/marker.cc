@@ -1,7 +1,7 @@
 // gc/marker.cc -- the parallel concurrent marker.
 //
 // Marking (phase 2), world running:
-//   * every root that is an object of the Heap is marked (try_mark) and
+//   * every root that is an object of the Heap is marked (mark_if_object) and
 //     pushed on a mark stack;
 //   * a task pops an object and asks the embedder to trace it concurrently;
 //     each reported child that is an object of the Heap and that try_mark
@@ -61,7 +61,7 @@ bool Marker::run(std::vector<void*> roots) {
   try {
     stack.reserve(roots.size());
     for (void* r : roots) {
-      if (r && heap_.is_object(r) && heap_.try_mark(r)) stack.push_back(r);
+      if (r && heap_.mark_if_object(r)) stack.push_back(r);
     }
   } catch (const std::bad_alloc&) {
     fail("out of memory for the root mark stack");
@@ -86,8 +86,12 @@ bool Marker::run(std::vector<void*> roots) {
 void Marker::drain(std::vector<void*> stack) {
   try {
     std::size_t pushed = 0;  // by the current trace
+    const void* last = nullptr;  // the last reference asked about: runs of one
+                                 // reference ([x] * n, [None] * n) ask once
     FnVisitor push([&](void* obj) {
-      if (obj && heap_.is_object(obj) && heap_.try_mark(obj)) {
+      if (obj == last) return;
+      last = obj;
+      if (obj && heap_.mark_if_object(obj)) {
         stack.push_back(obj);
         pushed++;
       }

@@ -49,6 +49,9 @@ class Heap {
   virtual bool is_object(const void* p) const = 0;
   /// Sets `obj`'s marks bit; true if this call set it.
   virtual bool try_mark(const void* obj) = 0;
+  /// is_object(p) && try_mark(p): what the marker asks of every reference
+  /// it reads.  A heap that finds both bits with one lookup overrides it.
+  virtual bool mark_if_object(const void* p) { return is_object(p) && try_mark(p); }
   /// Turns black allocation on or off; on must be visible to every
   /// allocation that starts after the call returns.
   virtual void set_black_allocation(bool on) = 0;

@@ -92,6 +92,8 @@ class Space final : public Heap {
   bool is_marked(const void* obj) const;
   /// Sets `obj`'s marks bit; true if this call set it.
   bool try_mark(const void* obj) override;
+  /// is_object(p) && try_mark(p), with one arena lookup.
+  bool mark_if_object(const void* p) override;
   /// Turns black allocation on or off (release store; allocate() reads it
   /// with an acquire load after setting the starts bit).
   void set_black_allocation(bool on) override;

@@ -258,12 +258,21 @@ TEST(Space, BlackAllocationAndTryMark) {
   EXPECT_TRUE(s.is_marked(white));
   EXPECT_FALSE(s.is_marked(white2));
 
+  // mark_if_object: only an object's first byte, once.
+  EXPECT_FALSE(s.mark_if_object(static_cast<char*>(white2) + 16));
+  EXPECT_FALSE(s.mark_if_object(&s));
+  EXPECT_FALSE(s.is_marked(white2));
+  EXPECT_TRUE(s.mark_if_object(white2));
+  EXPECT_FALSE(s.mark_if_object(white2));
+  EXPECT_TRUE(s.is_marked(white2));
+
   // free() leaves the mark alone; clear_marks() resets it.
   s.free(black[0]);
   EXPECT_TRUE(s.is_marked(black[0]));
   s.clear_marks();
   EXPECT_FALSE(s.is_marked(black[0]));
   EXPECT_FALSE(s.is_marked(white));
+  EXPECT_FALSE(s.is_marked(white2));
   for (void* p : black) EXPECT_FALSE(s.is_marked(p));
 }
 

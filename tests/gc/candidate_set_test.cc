@@ -3,7 +3,9 @@
 // Strategy: a candidate set built from a list of every third object must
 // index exactly those, in address order, and answer npos for any other
 // object, for a pointer inside an object and for a pointer outside the
-// heap; one built from the heap with `all` holds every live object.
+// heap, whatever order the list came in; a copy stays whole when the
+// original is rebuilt; one built from the heap with `all` holds every
+// live object.
 #include "gc/candidate_set.h"
 
 #include <gtest/gtest.h>
@@ -37,6 +39,19 @@ TEST(CandidateSet, IndexesObjectsInAddressOrder) {
   EXPECT_EQ(c.index_of(objs[1]), tricolor::CandidateSet::npos);
   EXPECT_EQ(c.index_of(reinterpret_cast<char*>(objs[0]) + 16), tricolor::CandidateSet::npos);
   EXPECT_EQ(c.index_of(&c), tricolor::CandidateSet::npos);
+  // Any order in, the same set out.
+  std::vector<void*> reversed(some.rbegin(), some.rend());
+  tricolor::CandidateSet r;
+  r.build_from_list(rt.space(), reversed);
+  ASSERT_EQ(r.size(), c.size());
+  for (std::size_t i = 0; i < r.size(); i++) EXPECT_EQ(r.object(i), c.object(i));
+  // A copy answers alone (the filter keeps pass 0's set as the domain).
+  tricolor::CandidateSet copy = c;
+  c.build_from_list(rt.space(), {});
+  EXPECT_EQ(c.size(), 0u);
+  EXPECT_EQ(c.index_of(some[0]), tricolor::CandidateSet::npos);
+  ASSERT_EQ(copy.size(), some.size());
+  for (void* o : some) EXPECT_NE(copy.index_of(o), tricolor::CandidateSet::npos);
   tricolor::CandidateSet all;
   all.build_from_heap(rt.space(), /*all=*/true);
   EXPECT_EQ(all.size(), 1000u);

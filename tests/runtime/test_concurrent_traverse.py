@@ -114,7 +114,18 @@ def build(shape):
             node.first = nxt
             node = nxt
         return root
+    if shape == "metaclass":
+        # Classes of a class statement's metaclass (abc.ABCMeta's kind):
+        # each class's dict holds [i] and the root.
+        root = []
+        for i in range(N // 10):
+            root.append(Meta(f"C{i}", (), {"a": [i], "up": root}))
+        return root
     raise ValueError(shape)
+
+
+class Meta(type):
+    pass
 
 
 SHAPE_TYPES = {
@@ -126,6 +137,7 @@ SHAPE_TYPES = {
     "exception": {"ValueError", "traceback"},
     "element": {"xml.etree.ElementTree.Element"},
     "pair": {"_pair.Pair"},
+    "metaclass": {"Meta"},
 }
 
 
@@ -312,6 +324,9 @@ class Soundness(unittest.TestCase):
                 target = Witness()
                 box.append(weakref.ref(target, lambda r, box=box: None))
                 box.append(target)
+            elif shape == "metaclass":
+                cls = Meta("Cycle", (), {"w": w})
+                cls.self = cls
             elif shape == "odict-key":
                 key = Witness()
                 d = collections.OrderedDict()

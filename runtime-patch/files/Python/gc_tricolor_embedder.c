@@ -613,5 +613,5 @@ gct_collect(PyInterpreterState *interp, struct collection_state *state, int gene
                                    (Py_ssize_t)(st.marked + st.candidates - st.garbage));
     gct_collection.last = st;
     memcpy(gct_census_last, gct_census, sizeof(gct_census));
-    gct_collection.collections++;
+    _Py_atomic_add_uint64(&gct_collection.collections, 1);  /* ends gct_throttle's wait */
 }

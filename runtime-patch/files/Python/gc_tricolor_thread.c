@@ -14,7 +14,8 @@
  * a collection runs), so floating garbage stays within about two triggers'
  * worth; a program that makes none never waits.  Stock's threshold
  * (generations[0].threshold, gc.set_threshold) is checked first, as stock
- * does.
+ * does.  With automatic collection off, a thread that allocates past
+ * the trigger while a collection runs waits for it instead (gct_throttle).
  *
  * In concurrent mode automatic collections run on a thread of their own,
  * with a thread state of the main interpreter (so finalizers of automatic
@@ -205,6 +206,56 @@ gct_request_collection(PyThreadState *tstate)
     if (tc_collector_request_collection(gct.collector, gct_assist(&tstate->interp->gc)) < 0) {
         Py_FatalError(tc_last_error());
     }
+}
+
+/* The throttle.  With automatic collection off (gc.disable()) there is no
+ * assist, and an explicit gc.collect() runs beside the other threads
+ * instead of stopping them as stock's does: a thread that makes cyclic
+ * garbage all the while makes it faster than the collection frees it (what
+ * it allocates during a collection survives that collection), each
+ * gc.collect() then meets more, and memory grows without bound
+ * (bench/cpython/small_heap.py's churn shape: 1 GiB in 10 s, where stock
+ * stays flat).  So while a collection runs, a thread other than the
+ * collecting one that has allocated more than the pacer's trigger since it
+ * began (generations[0].count, reset when it began, against the live count
+ * after the last one) waits for it to end -- still far less than stock,
+ * which stops every thread for all of it.  The wait is detached and
+ * bounded (GCT_THROTTLE_MAX_NS, then the thread allocates another batch and
+ * may wait again): a finalizer of the collection that needs a lock the
+ * waiting thread holds delays the collection, never deadlocks it. */
+#define GCT_THROTTLE_MAX_NS (100 * 1000 * 1000)
+
+/* record_allocation(): whether tstate should wait in gct_throttle(). */
+static int
+gct_throttle_due(PyThreadState *tstate)
+{
+    GCState *gcstate = &tstate->interp->gc;
+    return gct_active(tstate->interp) && !gcstate->enabled &&
+           _Py_atomic_load_int_relaxed(&gcstate->collecting) &&
+           tstate != _Py_atomic_load_ptr_relaxed(&gct_collection.tstate) &&
+           tstate != gct_thread.tstate &&
+           gct_pace(gcstate, _Py_atomic_load_int_relaxed(&gcstate->generations[0].count),
+                    _Py_atomic_load_ssize_relaxed(&gcstate->long_lived_total)) != TC_PACE_NONE;
+}
+
+/* _Py_RunGC with automatic collection off: wait as gct_throttle_due says. */
+static void
+gct_throttle(PyThreadState *tstate)
+{
+    if (!gct_throttle_due(tstate)) {
+        return;
+    }
+    uint64_t seen = _Py_atomic_load_uint64_relaxed(&gct_collection.collections);
+    Py_BEGIN_ALLOW_THREADS
+    struct timespec pause = {0, 200 * 1000};
+    for (long waited = 0; waited < GCT_THROTTLE_MAX_NS; waited += pause.tv_nsec) {
+        if (!_Py_atomic_load_int_relaxed(&tstate->interp->gc.collecting) ||
+            _Py_atomic_load_uint64_relaxed(&gct_collection.collections) != seen) {
+            break;
+        }
+        nanosleep(&pause, NULL);
+    }
+    Py_END_ALLOW_THREADS
 }
 
 /* Py_FinalizeEx, after the threading module's threads have finished. */

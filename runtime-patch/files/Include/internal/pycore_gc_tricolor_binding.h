@@ -112,8 +112,9 @@ static int gct_trace_concurrent(PyObject *op, tc_visitor *v);
  * phases.  tstate: atomic (relaxed), written by gc_collect_main() as it
  * takes gcstate->collecting (the thread) and before it releases it (NULL),
  * read by threads racing for gcstate->collecting and by faulthandler.
- * last and collections: written when a collection ends, read by
- * gc.get_tricolor_stats() without synchronisation (a snapshot). */
+ * last: written when a collection ends, read by gc.get_tricolor_stats()
+ * without synchronisation (a snapshot).  collections: atomic, added to when
+ * a collection ends, read by gct_throttle() (relaxed). */
 struct gct_collection_state {
     struct collection_state *state;  /* the collection in progress */
     PyThreadState *tstate;           /* the thread that holds gcstate->collecting, or NULL */
