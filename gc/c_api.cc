@@ -47,30 +47,18 @@ class CHeap final : public tricolor::Heap {
     ops_.arena_bitmaps(ctx_, i, &bm.starts, &bm.marks);
     return bm;
   }
-  bool is_object(const void* p) const override { return ops_.is_object(ctx_, p); }
+  bool is_object(const void* p) const override {
+    if (!map_) return ops_.is_object(ctx_, p);
+    const tc_segment_map_segment* s = segment(p);
+    return s != nullptr && reinterpret_cast<uintptr_t>(p) % TC_GRANULE == 0 && tc_bitmap_test(&s->starts, p);
+  }
   bool try_mark(const void* obj) override { return ops_.try_mark(ctx_, obj); }
   // Over a segment map (the CPython binding's heap): one inline lookup for
   // both bits instead of two calls through the table, each with its own
   // lookup -- the marker asks this of every reference it reads.
   bool mark_if_object(const void* p) override {
     if (!map_) return ops_.is_object(ctx_, p) && ops_.try_mark(ctx_, p);
-    // The last segment this thread found for this CHeap: references mostly
-    // stay in one 2^shift-byte segment, and a hit saves the map's two
-    // dependent loads.  Keyed by serial_, never reused, so that a map freed
-    // and another allocated at its address never meets a stale entry;
-    // segment records live as long as their map, which outlives the
-    // collector (tricolor/segment_map.h).
-    thread_local std::uint64_t last_serial = 0;
-    thread_local uintptr_t last_n = 0;
-    thread_local const tc_segment_map_segment* last_s = nullptr;
-    const uintptr_t n = reinterpret_cast<uintptr_t>(p) >> map_->shift;
-    const tc_segment_map_segment* s;
-    if (last_serial == serial_ && last_n == n) {
-      s = last_s;
-    } else {
-      s = tc_segment_map_lookup(map_, p);
-      if (s != nullptr) last_serial = serial_, last_n = n, last_s = s;
-    }
+    const tc_segment_map_segment* s = segment(p);
     return s != nullptr && reinterpret_cast<uintptr_t>(p) % TC_GRANULE == 0 &&
            tc_bitmap_test(&s->starts, p) && tc_bitmap_set(&s->marks, p, __ATOMIC_RELAXED);
   }
@@ -78,6 +66,22 @@ class CHeap final : public tricolor::Heap {
   void clear_marks() override { ops_.clear_marks(ctx_); }
 
  private:
+  // The segment of p in map_, or null.  The last segment this thread found
+  // for this CHeap is kept: references mostly stay in one 2^shift-byte
+  // segment, and a hit saves the map's two dependent loads.  Keyed by
+  // serial_, never reused, so that a map freed and another allocated at its
+  // address never meets a stale entry; segment records live as long as
+  // their map, which outlives the collector (tricolor/segment_map.h).
+  const tc_segment_map_segment* segment(const void* p) const {
+    thread_local std::uint64_t last_serial = 0;
+    thread_local uintptr_t last_n = 0;
+    thread_local const tc_segment_map_segment* last_s = nullptr;
+    const uintptr_t n = reinterpret_cast<uintptr_t>(p) >> map_->shift;
+    if (last_serial == serial_ && last_n == n) return last_s;
+    const tc_segment_map_segment* s = tc_segment_map_lookup(map_, p);
+    if (s != nullptr) last_serial = serial_, last_n = n, last_s = s;
+    return s;
+  }
   const tc_heap_ops ops_;
   void* const ctx_;
   const tc_segment_map* const map_;  // ctx_, when ops_ are tc_segment_map_heap_ops()'s
@@ -111,7 +115,14 @@ class CEmbedder final : public tricolor::Embedder {
     if (ops_.start_world) ops_.start_world(ctx_);
     else Embedder::start_world();
   }
-  void hold(void* obj) override { ops_.hold(ctx_, obj); }
+  void hold(void* obj) override {
+    if (ops_.hold) ops_.hold(ctx_, obj);
+    else ops_.hold_all(ctx_, &obj, 1);
+  }
+  void hold_all(std::span<void* const> g) override {
+    if (ops_.hold_all) ops_.hold_all(ctx_, g.data(), g.size());
+    else Embedder::hold_all(g);
+  }
   void release(void* obj) override { ops_.release(ctx_, obj); }
   bool finalize(std::span<void* const> g) override {
     return ops_.finalize ? ops_.finalize(ctx_, g.data(), g.size()) : false;
@@ -237,9 +248,10 @@ tc_collector* tc_collector_new(const tc_heap_ops* heap, void* heap_ctx, const tc
         !heap->set_black_allocation || !heap->clear_marks) {
       throw tricolor::UsageError("tc_collector_new: every tc_heap_ops callback is required");
     }
-    if (!emb || !emb->trace || !emb->refcount || !emb->hold || !emb->release || !emb->clear) {
+    if (!emb || !emb->trace || !emb->refcount || !(emb->hold || emb->hold_all) || !emb->release ||
+        !emb->clear) {
       throw tricolor::UsageError(
-          "tc_collector_new: tc_embedder_ops needs trace, refcount, hold, release and clear");
+          "tc_collector_new: tc_embedder_ops needs trace, refcount, hold or hold_all, release and clear");
     }
     if (!emb->stop_world != !emb->start_world) {
       throw tricolor::UsageError("tc_collector_new: give both stop_world and start_world, or neither");

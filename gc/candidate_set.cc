@@ -30,13 +30,25 @@ static std::vector<ArenaBitmaps> sorted_arenas(const Heap& heap) {
 }
 
 std::size_t CandidateSet::find_arena(uintptr_t p) const {
+  // The arena this thread found last in this set: references mostly stay
+  // in one arena, and the binary search was a tenth of a verify pause
+  // (a 1 M-object ring, perf).  Keyed by serial_, which reset() renews, so
+  // an entry never outlives the arenas it was read from.
+  thread_local std::uint64_t last_serial = 0;
+  thread_local uintptr_t last_base = 0, last_limit = 0;
+  thread_local std::size_t last_a = 0;
+  if (last_serial == serial_ && p - last_base < last_limit - last_base) return last_a;
   auto it = std::upper_bound(arenas_.begin(), arenas_.end(), p,
                              [](uintptr_t v, const Arena& ar) { return v < ar.base; });
   if (it == arenas_.begin() || p >= std::prev(it)->limit) return npos;
-  return static_cast<std::size_t>(std::prev(it) - arenas_.begin());
+  last_a = static_cast<std::size_t>(std::prev(it) - arenas_.begin());
+  last_serial = serial_, last_base = std::prev(it)->base, last_limit = std::prev(it)->limit;
+  return last_a;
 }
 
 void CandidateSet::reset(const std::vector<ArenaBitmaps>& bms) {
+  static std::atomic<std::uint64_t> next_serial{1};
+  serial_ = next_serial.fetch_add(1, std::memory_order_relaxed);
   arenas_.assign(bms.size(), Arena{});
   for (std::size_t a = 0; a < bms.size(); a++) {
     arenas_[a].base = bms[a].starts.base;

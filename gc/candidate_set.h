@@ -24,7 +24,8 @@
 //
 // Concurrency: build*() run on the collecting thread, in parallel over the
 // calling TBB arena; afterwards the set is read-only while the filter's,
-// the batching's and the verification's TBB tasks read it.
+// the batching's and the verification's TBB tasks read it.  find_arena()
+// keeps a one-entry cache per thread, keyed by the set's serial.
 #pragma once
 
 #include <cstddef>
@@ -84,6 +85,7 @@ class CandidateSet {
   std::vector<Word> words_;          // kBlockWords per stored block
   std::vector<void*> objects_;
   std::size_t heap_objects_ = 0;  // see heap_objects()
+  std::uint64_t serial_ = 0;      // renewed by reset(): find_arena()'s cache key (a copy shares it)
 };
 
 }  // namespace tricolor

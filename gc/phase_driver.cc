@@ -182,7 +182,7 @@ std::size_t Collector::Impl::verify_batch(Collection& c, std::span<const std::si
       pause_arena.execute([&] { return c.verifier->find_garbage(members, expand, dependents); });
   st.dependent += vr.dependents.size();
   vr.garbage.insert(vr.garbage.end(), vr.dependents.begin(), vr.dependents.end());
-  for (void* g : vr.garbage) embedder.hold(g);
+  if (!vr.garbage.empty()) embedder.hold_all(vr.garbage);
   st.garbage += vr.garbage.size();
   st.expanded += vr.expanded;
   if (!vr.garbage.empty()) c.garbage.push_back(std::move(vr.garbage));

@@ -44,8 +44,8 @@ void tc_visit(tc_visitor *v, void *obj);
 
 /* tc_heap_ops, the heap's table: tricolor/heap_ops.h. */
 
-/** The runtime (tricolor/embedder.h::Embedder). trace, refcount, hold,
- *  release and clear are required; NULL for the others means the C++
+/** The runtime (tricolor/embedder.h::Embedder). trace, refcount, hold
+ *  (or hold_all), release and clear are required; NULL for the others means the C++
  *  default: always collectable, no roots, the tc_world's stop/start, no
  *  finalization, nothing on worker entry and exit. */
 typedef struct tc_embedder_ops {
@@ -99,6 +99,12 @@ typedef struct tc_embedder_ops {
     /** An automatic collection: call tc_collector_collect(c, -1, ...) from
      *  the runtime's wrapper (NULL: tc_collector_collect directly). */
     void (*collect_automatically)(void *ctx, tc_collector *c);
+    /** Takes a reference to each of a pause's n garbage objects, world
+     *  stopped, in one call (NULL: hold() on each).  With it, hold may be
+     *  NULL: one of the two is required.  A runtime that has more to do
+     *  per garbage object in that pause (clear weak references, say) does
+     *  it in the same pass over the array. */
+    void (*hold_all)(void *ctx, void *const *garbage, size_t n);
 } tc_embedder_ops;
 
 /** Collection modes (tricolor::Mode). */

@@ -45,7 +45,8 @@
 //                     refcount_error*            STW: a count found too small
 //                     trace*, collectable*,      STW: the garbage's
 //                     refcount*                  dependents (what only it holds)
-//                     hold*                      STW: each garbage object
+//                     hold_all                   STW: the batch's garbage
+//                                                (default: hold() on each)
 //                   start_world
 //   then for each batch that found garbage, in batch order:
 //   5 finalize      finalize(garbage)            world running
@@ -175,6 +176,13 @@ class Embedder {
   /// Takes a strong reference to a garbage object so that it survives until
   /// release() (world stopped, on the collecting thread).
   virtual void hold(void* obj) = 0;
+  /// hold() on each of one pause's garbage, in one call (world stopped, on
+  /// the collecting thread, once per batch that found garbage).  A runtime
+  /// with more to do per garbage object in that pause overrides it and does
+  /// all of it in one pass over the array.
+  virtual void hold_all(std::span<void* const> garbage) {
+    for (void* obj : garbage) hold(obj);
+  }
   /// Drops the reference hold() took; may free the object (world running,
   /// on the collecting thread; the lifetime rules apply: the collection is
   /// still in progress).

@@ -34,6 +34,7 @@ typedef struct runtime {
     size_t nroots;
     size_t freed;
     size_t mutator_root_calls; /* for_each_mutator_root with this runtime as context */
+    size_t held;            /* objects given to hold_all */
     tc_world *world;
     tc_collector *collector;
     /* The background thread's hooks (c_runtime_background_thread). */
@@ -93,6 +94,11 @@ static void e_mutator_roots(void *ctx, void *roots, tc_visitor *v) {
     e_roots(roots, v);
 }
 static void e_hold(void *ctx, void *obj) { (void)ctx; atomic_fetch_add(&((node *)obj)->rc, 1); }
+static void e_hold_all(void *ctx, void *const *garbage, size_t n) {
+    runtime *rt = ctx;
+    for (size_t i = 0; i < n; i++) e_hold(ctx, garbage[i]);
+    rt->held += n;
+}
 static void e_release(void *ctx, void *obj) { decref(ctx, obj); }
 static void e_clear(void *ctx, void *const *garbage, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -228,11 +234,14 @@ int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
     return 0;
 }
 
-int c_runtime_mutator_roots(size_t *marked, size_t *garbage, size_t *objects, size_t *calls) {
+int c_runtime_mutator_roots(size_t *marked, size_t *garbage, size_t *objects, size_t *calls,
+                            size_t *held) {
     runtime *rt = runtime_new(true);
     tc_embedder_ops ops = embedder_ops;
     ops.for_each_global_root = NULL;
     ops.for_each_mutator_root = e_mutator_roots;  /* for_each_thread_root stays NULL */
+    ops.hold = NULL;                               /* one call per pause instead */
+    ops.hold_all = e_hold_all;
     tc_config cfg;
     tc_config_init(&cfg);
     cfg.background = false;
@@ -249,6 +258,7 @@ int c_runtime_mutator_roots(size_t *marked, size_t *garbage, size_t *objects, si
     *garbage = st.garbage;
     *objects = st.objects;
     *calls = rt->mutator_root_calls;
+    *held = rt->held;
     for (size_t i = 0; i < rt->nroots; i++) decref(rt, rt->roots[i]);
     rt->nroots = 0;
     if (tc_world_detach(rt->world) != 0) return -1;
@@ -262,6 +272,10 @@ int c_runtime_refuses_incomplete_tables(void) {
     no_clear.clear = NULL;
     int refused = 0;
     if (tc_collector_new(tc_segment_map_heap_ops(), rt->map, &no_clear, rt, NULL, NULL) == NULL) refused++;
+    /* Neither hold nor hold_all. */
+    tc_embedder_ops no_hold = embedder_ops;
+    no_hold.hold = NULL;
+    if (tc_collector_new(tc_segment_map_heap_ops(), rt->map, &no_hold, rt, NULL, NULL) == NULL) refused++;
     /* enter_blocking without leave_blocking. */
     tc_world *w = tc_world_new();
     tc_embedder_ops half = embedder_ops;

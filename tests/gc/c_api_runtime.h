@@ -29,11 +29,13 @@ typedef struct c_runtime_result {
 int c_runtime_collect_cycles(int mode, c_runtime_result *out);
 /* The same rooted chains and garbage rings, with the roots given as the
  * calling thread's root context (tc_world_set_roots) instead of global
- * roots, and one concurrent collection: *marked and *garbage are its
- * tc_stats, *objects its tc_stats.objects, *calls how many times
- * for_each_mutator_root ran (with the right context).  0, or -1. */
-int c_runtime_mutator_roots(size_t *marked, size_t *garbage, size_t *objects, size_t *calls);
-/* How many of three incomplete set-ups tc_collector_new() refused. */
+ * roots, and hold_all instead of hold, and one concurrent collection:
+ * *marked and *garbage are its tc_stats, *objects its tc_stats.objects,
+ * *calls how many times for_each_mutator_root ran (with the right
+ * context), *held how many objects hold_all took.  0, or -1. */
+int c_runtime_mutator_roots(size_t *marked, size_t *garbage, size_t *objects, size_t *calls,
+                            size_t *held);
+/* How many of four incomplete set-ups tc_collector_new() refused. */
 int c_runtime_refuses_incomplete_tables(void);
 
 typedef struct c_runtime_thread_result {

@@ -16,11 +16,13 @@
  *                         tp_traverse
  *   gct_refcount,         exact with the world stopped, a racy snapshot with
  *   gct_collectable       it running (the filter)
- *   gct_hold              a garbage object, held as stock's
- *                         scan_heap_visitor holds it (world stopped)
- *   gct_start_world       if this pause held garbage: legacy finalizers,
- *                         DEBUG_COLLECTABLE, clear_weakrefs (still stopped,
- *                         as stock); then restart and *detach*
+ *   gct_hold_all          a pause's garbage, held as stock's
+ *                         scan_heap_visitor holds it, then DEBUG_COLLECTABLE
+ *                         and its weak references cleared (world stopped,
+ *                         as stock)
+ *   gct_start_world       if that garbage has a legacy finalizer: stock's
+ *                         path for it instead (still stopped); then
+ *                         restart and *detach*
  *   gct_finalize          weakref callbacks, then tp_finalize (world running)
  *   gct_clear,            delete_garbage split in two: tp_clear or
  *   gct_release           gc.garbage, then the hold dropped (world running)
@@ -41,7 +43,7 @@
  *
  * Concurrency of gct_collection's fields (struct gct_collection_state,
  * pycore_gc_tricolor_binding.h): state, attached, world_stopped,
- * stops, finalized, weakrefs_pending and legacy* belong to the thread that
+ * stops, finalized, legacy_pending and legacy* belong to the thread that
  * holds gcstate->collecting (the collecting thread); the core's threads
  * read world_stopped, which changes only between the core's phases.
  * tstate (atomic, relaxed) is the thread that holds gcstate->collecting,
@@ -333,25 +335,24 @@ gct_validate_visitor(const mi_heap_t *heap, const mi_heap_area_t *area,
 }
 #endif
 
-/* Before the verification pause ends: what stock does between
- * deduce_unreachable_heap() and restarting the world. */
+/* Before the verification pause ends, when the pause's garbage holds an
+ * object with a legacy finalizer: what stock does between
+ * deduce_unreachable_heap() and restarting the world, over the worklist
+ * gct_hold_all() built. */
 static void
 gct_end_verify_pause(void)
 {
     struct collection_state *state = gct_collection.state;
-    if (state->legacy_finalizers.head) {
-        (void)move_legacy_finalizer_reachable(state);
-        PyObject *op;
-        gct_collection.nlegacy = 0;
-        WORKSTACK_FOR_EACH(&state->legacy_finalizers, op) {
-            gct_note_legacy(op);
-        }
+    (void)move_legacy_finalizer_reachable(state);
+    PyObject *op;
+    gct_collection.nlegacy = 0;
+    WORKSTACK_FOR_EACH(&state->legacy_finalizers, op) {
+        gct_note_legacy(op);
     }
 #ifdef GC_DEBUG
     gc_visit_heaps(gct.interp, &gct_validate_visitor, &state->base);
 #endif
     if (gct.interp->gc.debug & _PyGC_DEBUG_COLLECTABLE) {
-        PyObject *op;
         WORKSTACK_FOR_EACH(&state->unreachable, op) {
             debug_cycle("collectable", op);
         }
@@ -360,13 +361,13 @@ gct_end_verify_pause(void)
     gct_note_wrcb(state);
     while (worklist_pop(&state->unreachable) != NULL) {
     }
-    gct_collection.weakrefs_pending = 0;
+    gct_collection.legacy_pending = 0;
 }
 
 static void
 gct_start_world(void *ctx)
 {
-    if (gct_collection.weakrefs_pending) {
+    if (gct_collection.legacy_pending) {
         gct_end_verify_pause();
     }
     gct_collection.world_stopped = 0;
@@ -375,22 +376,89 @@ gct_start_world(void *ctx)
     gct_detach();
 }
 
-static void
-gct_hold(void *ctx, void *obj)
+/* The weak references to op, one garbage object of a pause, cleared as
+ * stock's clear_weakrefs() clears those of its unreachable list: op's own
+ * referent if op is a weak reference; every weak reference to op, the
+ * ones with a callback that are not garbage themselves queued (with a
+ * reference) for gct_finalize to call.  is_ref and has_list are properties
+ * of op's type, found by the caller. */
+static inline void
+gct_clear_weakrefs_of(struct collection_state *state, PyObject *op, int is_ref, int has_list)
 {
-    PyObject *op = obj;
+    if (is_ref) {
+        _PyWeakref_ClearRef((PyWeakReference *)op);
+    }
+    if (!has_list) {
+        return;
+    }
+    PyWeakReference **list = _PyObject_GET_WEAKREFS_LISTPTR_FROM_OFFSET(op);
+    for (PyWeakReference *wr = *list; wr != NULL; wr = *list) {
+        _PyWeakref_ClearRef(wr);  /* unlinks wr: *list moves on */
+        if (wr->wr_callback != NULL && !gc_is_unreachable((PyObject *)wr)) {
+            merge_refcount((PyObject *)wr, 1);
+            worklist_push(&state->wrcb_to_call, (PyObject *)wr);
+        }
+    }
+}
+
+/* One verification pause's garbage (world stopped): each object held as
+ * stock's scan_heap_visitor holds an unreachable one (merged refcount
+ * plus one, the unreachable bit), then its weak references cleared.  Two
+ * passes over the array, where stock's code makes four over a list it
+ * threads through ob_tid (push, clear_weakrefs, pop; each step a dependent
+ * load): on a dying 1 M-object ring that list cost a quarter of the pause.
+ * The second pass must follow the first, not share it: whether a weak
+ * reference to the garbage is garbage itself is its unreachable bit.
+ * An object with a legacy finalizer (tp_del) changes the order -- what it
+ * reaches is not garbage, and must be known before any weak reference is
+ * cleared -- so such a pause builds stock's worklist and takes stock's
+ * path in gct_start_world (gct_end_verify_pause). */
+static void
+gct_hold_all(void *ctx, void *const *garbage, size_t n)
+{
     struct collection_state *state = gct_collection.state;
-    disable_deferred_refcounting(op);
-    merge_refcount(op, 1);
-    gc_set_unreachable(op);
-    if (has_legacy_finalizer(op)) {
-        gc_clear_unreachable(op);
-        worklist_push(&state->legacy_finalizers, op);
+    int legacy = 0;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *op = garbage[i];
+        disable_deferred_refcounting(op);
+        merge_refcount(op, 1);
+        gc_set_unreachable(op);
+        if (has_legacy_finalizer(op)) {
+            gc_clear_unreachable(op);
+            worklist_push(&state->legacy_finalizers, op);
+            legacy = 1;
+        }
     }
-    else {
-        worklist_push(&state->unreachable, op);
+    if (legacy) {
+        for (size_t i = 0; i < n; i++) {
+            PyObject *op = garbage[i];
+            if (gc_is_unreachable(op)) {
+                worklist_push(&state->unreachable, op);
+            }
+        }
+        gct_collection.legacy_pending = 1;
+        return;
     }
-    gct_collection.weakrefs_pending = 1;
+#ifdef GC_DEBUG
+    gc_visit_heaps(gct.interp, &gct_validate_visitor, &state->base);
+#endif
+    int debug = (gct.interp->gc.debug & _PyGC_DEBUG_COLLECTABLE) != 0;
+    PyTypeObject *last = NULL;
+    int is_ref = 0, has_list = 0;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *op = garbage[i];
+        PyTypeObject *tp = Py_TYPE(op);
+        if (tp != last) {  /* a structure's objects share a few types */
+            last = tp;
+            is_ref = PyWeakref_Check(op);
+            has_list = _PyType_SUPPORTS_WEAKREFS(tp);
+        }
+        if (debug) {
+            debug_cycle("collectable", op);
+        }
+        gct_clear_weakrefs_of(state, op, is_ref, has_list);
+    }
+    gct_note_wrcb(state);
 }
 
 static void
@@ -538,7 +606,7 @@ static const tc_embedder_ops gct_ops = {
     .for_each_thread_root = gct_thread_roots,
     .stop_world = gct_stop_world,
     .start_world = gct_start_world,
-    .hold = gct_hold,
+    .hold_all = gct_hold_all,
     .release = gct_release,
     .finalize = gct_finalize,
     .clear = gct_clear,

@@ -106,7 +106,7 @@ static int gct_trace_concurrent(PyObject *op, tc_visitor *v);
 
 /* ---- gc_tricolor_embedder.c: the core's callbacks, one collection ---- */
 
-/* state, attached, world_stopped, stops, finalized, weakrefs_pending and
+/* state, attached, world_stopped, stops, finalized, legacy_pending and
  * legacy* belong to the thread that holds gcstate->collecting; the core's
  * threads read world_stopped, which changes only between the core's
  * phases.  tstate: atomic (relaxed), written by gc_collect_main() as it
@@ -122,7 +122,7 @@ struct gct_collection_state {
     int world_stopped;
     int stops;            /* pauses so far in this collection */
     int finalized;        /* finalize() ran since the last pause */
-    int weakrefs_pending; /* garbage held in this pause, weakrefs not cleared */
+    int legacy_pending;   /* this pause's garbage has a legacy finalizer: stock's path at start_world */
     PyObject **legacy;    /* moved to the legacy finalizers (not released) */
     size_t nlegacy, caplegacy;
     tc_stats last;        /* the last collection's figures */
