@@ -30,20 +30,31 @@ static std::vector<ArenaBitmaps> sorted_arenas(const Heap& heap) {
 }
 
 std::size_t CandidateSet::find_arena(uintptr_t p) const {
-  // The arena this thread found last in this set: references mostly stay
-  // in one arena, and the binary search was a tenth of a verify pause
-  // (a 1 M-object ring, perf).  Keyed by serial_, which reset() renews, so
-  // an entry never outlives the arenas it was read from.
-  thread_local std::uint64_t last_serial = 0;
-  thread_local uintptr_t last_base = 0, last_limit = 0;
-  thread_local std::size_t last_a = 0;
-  if (last_serial == serial_ && p - last_base < last_limit - last_base) return last_a;
+  // The intervals this thread found last in this set, an arena or the gap
+  // between two, direct-mapped by 32 MiB of address: a structure's objects
+  // share an arena or two, but their references alternate among it, their
+  // type's arena and objects outside every arena (a CPython int's block,
+  // a static type), and the binary search was a tenth of a verify pause
+  // (perf, a dying 1 M-object structure).  Keyed by serial_, which
+  // reset() renews, so an entry never outlives the arenas it was read from.
+  struct Interval {
+    std::uint64_t serial = 0;
+    uintptr_t lo = 0, hi = 0;  // [lo, hi)
+    std::size_t a = npos;
+  };
+  thread_local Interval cache[4];
+  Interval& e = cache[(p >> 25) & 3];
+  if (e.serial == serial_ && p - e.lo < e.hi - e.lo) return e.a;
   auto it = std::upper_bound(arenas_.begin(), arenas_.end(), p,
                              [](uintptr_t v, const Arena& ar) { return v < ar.base; });
-  if (it == arenas_.begin() || p >= std::prev(it)->limit) return npos;
-  last_a = static_cast<std::size_t>(std::prev(it) - arenas_.begin());
-  last_serial = serial_, last_base = std::prev(it)->base, last_limit = std::prev(it)->limit;
-  return last_a;
+  if (it != arenas_.begin() && p < std::prev(it)->limit) {
+    e = {serial_, std::prev(it)->base, std::prev(it)->limit,
+         static_cast<std::size_t>(std::prev(it) - arenas_.begin())};
+  } else {
+    e = {serial_, it == arenas_.begin() ? 0 : std::prev(it)->limit,
+         it == arenas_.end() ? UINTPTR_MAX : it->base, npos};
+  }
+  return e.a;
 }
 
 void CandidateSet::reset(const std::vector<ArenaBitmaps>& bms) {

@@ -79,7 +79,7 @@ class CandidateSet {
   // Appends a block of zero words for arena `a`'s block `b`.
   std::uint32_t add_block(std::size_t a, std::size_t b);
   void index();  // fills before and objects_ from the words' bits
-  std::size_t find_arena(uintptr_t p) const;  // binary search; npos if none
+  std::size_t find_arena(uintptr_t p) const;  // cached binary search; npos if none
   std::vector<Arena> arenas_;        // sorted by base
   std::vector<uintptr_t> blocks_;    // each stored block's first address, in address order
   std::vector<Word> words_;          // kBlockWords per stored block

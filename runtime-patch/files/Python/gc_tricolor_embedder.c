@@ -20,8 +20,8 @@
  *                         scan_heap_visitor holds it, then DEBUG_COLLECTABLE
  *                         and its weak references cleared (world stopped,
  *                         as stock)
- *   gct_start_world       if that garbage has a legacy finalizer: stock's
- *                         path for it instead (still stopped); then
+ *   gct_start_world       if that garbage took stock's path (a legacy
+ *                         finalizer): the rest of it (still stopped); then
  *                         restart and *detach*
  *   gct_finalize          weakref callbacks, then tp_finalize (world running)
  *   gct_clear,            delete_garbage split in two: tp_clear or
@@ -401,23 +401,62 @@ gct_clear_weakrefs_of(struct collection_state *state, PyObject *op, int is_ref, 
     }
 }
 
+/* The garbage of the pause in progress whose weak references need
+ * clearing (gct_hold_all): few, reused across pauses.  Belongs to the
+ * collecting thread. */
+static struct {
+    PyObject **items;
+    size_t n, cap;
+} gct_weak;
+
+/* Notes op for gct_hold_all's second pass; 0, or -1 if out of memory. */
+static int
+gct_weak_push(PyObject *op)
+{
+    if (gct_weak.n == gct_weak.cap) {
+        size_t cap = gct_weak.cap ? 2 * gct_weak.cap : 256;
+        PyObject **p = PyMem_RawRealloc(gct_weak.items, cap * sizeof(PyObject *));
+        if (p == NULL) {
+            return -1;
+        }
+        gct_weak.items = p;
+        gct_weak.cap = cap;
+    }
+    gct_weak.items[gct_weak.n++] = op;
+    return 0;
+}
+
+/* Whether op has weak references to clear: it is one itself, or some
+ * refer to it. */
+static inline int
+gct_has_weakrefs(PyObject *op, int is_ref, int has_list)
+{
+    return is_ref || (has_list && *_PyObject_GET_WEAKREFS_LISTPTR_FROM_OFFSET(op) != NULL);
+}
+
 /* One verification pause's garbage (world stopped): each object held as
  * stock's scan_heap_visitor holds an unreachable one (merged refcount
- * plus one, the unreachable bit), then its weak references cleared.  Two
- * passes over the array, where stock's code makes four over a list it
- * threads through ob_tid (push, clear_weakrefs, pop; each step a dependent
- * load): on a dying 1 M-object ring that list cost a quarter of the pause.
- * The second pass must follow the first, not share it: whether a weak
- * reference to the garbage is garbage itself is its unreachable bit.
- * An object with a legacy finalizer (tp_del) changes the order -- what it
- * reaches is not garbage, and must be known before any weak reference is
- * cleared -- so such a pause builds stock's worklist and takes stock's
- * path in gct_start_world (gct_end_verify_pause). */
+ * plus one, the unreachable bit), then its weak references cleared.
+ * Stock's code makes four passes over a list it threads through ob_tid
+ * (push, clear_weakrefs, pop; each step a dependent load, each object's
+ * header a cache miss): on a dying 1 M-object ring that was a quarter of
+ * the pause.  Here the first pass holds every object and notes the few
+ * that have weak references to clear; the second clears those.  The
+ * second must follow the first, not share it: whether a weak reference to
+ * the garbage is garbage itself is its unreachable bit.  An object with a
+ * legacy finalizer (tp_del) changes the order -- what it reaches is not
+ * garbage, and must be known before any weak reference is cleared -- so
+ * such a pause builds stock's worklist and takes stock's path in
+ * gct_start_world (gct_end_verify_pause); so does running out of memory
+ * for the note. */
 static void
 gct_hold_all(void *ctx, void *const *garbage, size_t n)
 {
     struct collection_state *state = gct_collection.state;
-    int legacy = 0;
+    int legacy = 0, oom = 0;
+    PyTypeObject *last = NULL;
+    int is_ref = 0, has_list = 0;
+    gct_weak.n = 0;
     for (size_t i = 0; i < n; i++) {
         PyObject *op = garbage[i];
         disable_deferred_refcounting(op);
@@ -428,8 +467,17 @@ gct_hold_all(void *ctx, void *const *garbage, size_t n)
             worklist_push(&state->legacy_finalizers, op);
             legacy = 1;
         }
+        PyTypeObject *tp = Py_TYPE(op);
+        if (tp != last) {  /* a structure's objects share a few types */
+            last = tp;
+            is_ref = PyWeakref_Check(op);
+            has_list = _PyType_SUPPORTS_WEAKREFS(tp);
+        }
+        if (!oom && gct_has_weakrefs(op, is_ref, has_list) && gct_weak_push(op) < 0) {
+            oom = 1;
+        }
     }
-    if (legacy) {
+    if (legacy || oom) {
         for (size_t i = 0; i < n; i++) {
             PyObject *op = garbage[i];
             if (gc_is_unreachable(op)) {
@@ -442,21 +490,15 @@ gct_hold_all(void *ctx, void *const *garbage, size_t n)
 #ifdef GC_DEBUG
     gc_visit_heaps(gct.interp, &gct_validate_visitor, &state->base);
 #endif
-    int debug = (gct.interp->gc.debug & _PyGC_DEBUG_COLLECTABLE) != 0;
-    PyTypeObject *last = NULL;
-    int is_ref = 0, has_list = 0;
-    for (size_t i = 0; i < n; i++) {
-        PyObject *op = garbage[i];
+    if (gct.interp->gc.debug & _PyGC_DEBUG_COLLECTABLE) {
+        for (size_t i = 0; i < n; i++) {
+            debug_cycle("collectable", garbage[i]);
+        }
+    }
+    for (size_t i = 0; i < gct_weak.n; i++) {
+        PyObject *op = gct_weak.items[i];
         PyTypeObject *tp = Py_TYPE(op);
-        if (tp != last) {  /* a structure's objects share a few types */
-            last = tp;
-            is_ref = PyWeakref_Check(op);
-            has_list = _PyType_SUPPORTS_WEAKREFS(tp);
-        }
-        if (debug) {
-            debug_cycle("collectable", op);
-        }
-        gct_clear_weakrefs_of(state, op, is_ref, has_list);
+        gct_clear_weakrefs_of(state, op, PyWeakref_Check(op), _PyType_SUPPORTS_WEAKREFS(tp));
     }
     gct_note_wrcb(state);
 }

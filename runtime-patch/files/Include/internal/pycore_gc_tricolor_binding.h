@@ -122,7 +122,7 @@ struct gct_collection_state {
     int world_stopped;
     int stops;            /* pauses so far in this collection */
     int finalized;        /* finalize() ran since the last pause */
-    int legacy_pending;   /* this pause's garbage has a legacy finalizer: stock's path at start_world */
+    int legacy_pending;   /* this pause's garbage took stock's path (a legacy finalizer, or out of memory): finish it at start_world */
     PyObject **legacy;    /* moved to the legacy finalizers (not released) */
     size_t nlegacy, caplegacy;
     tc_stats last;        /* the last collection's figures */
