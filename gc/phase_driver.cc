@@ -152,9 +152,11 @@ void Collector::Impl::verify(Collection& c) {
           if (c.opaque_at[i]) expand.push_back(c.cands.object(i));
         }
       }
-      c.verifier->prepare(expand.empty() ? b.size() : b.size() + b.size() / 4 + 1024);
+      pause_arena.execute(
+          [&] { c.verifier->prepare(b, expand.empty() ? b.size() : b.size() + b.size() / 4 + 1024); });
       phase(st, Phase::kVerify, [&] { return verify_batch(c, b, expand); });
     }
+    pause_arena.execute([&] { c.verifier->unmap(); });
   }
   st.shaded = shading.load(std::memory_order_relaxed) ? shaded.size() : 0;
   shading.store(false, std::memory_order_relaxed);

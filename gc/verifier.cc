@@ -52,7 +52,8 @@
 //
 // Concurrency: refs[], alive[] and opaque[] are atomics updated by TBB
 // tasks of the calling arena; local_, extra_ and taken_ are written only by
-// the calling thread between parallel steps; shaded_ is set by the driver
+// the calling thread between parallel steps (map()'s own parallel loops
+// write distinct elements); shaded_ is set by the driver
 // between pauses; everything else is read-only while they run.
 #include "gc/verifier.h"
 
@@ -189,14 +190,36 @@ Verifier::Verifier(Embedder& e, const CandidateSet& cands, const CandidateSet* d
 
 Verifier::~Verifier() = default;
 
-void Verifier::prepare(std::size_t members) {
-  scratch_->reserve(members);
-  if (objects_.capacity() < members) {
-    objects_.resize(members);  // touched now, not in the pause
+void Verifier::prepare(std::span<const std::size_t> members, std::size_t room) {
+  room = std::max(room, members.size());
+  scratch_->reserve(room);
+  if (objects_.capacity() < room) {
+    objects_.resize(room);  // touched now, not in the pause
     objects_.clear();
   }
-  next_garbage_ = std::vector<void*>(members);
+  next_garbage_ = std::vector<void*>(room);
   next_garbage_.clear();
+  map(members);
+  prepared_ = members;
+}
+
+// local_ and objects_ for the batch `members` (local_ cleared of the batch
+// it mapped before).  In parallel: a large batch's mapping is two writes
+// per member, millions of them for a dying structure -- done by prepare()
+// with the world running, not in the pause.
+void Verifier::map(std::span<const std::size_t> members) {
+  using Range = tbb::blocked_range<std::size_t>;
+  tbb::parallel_for(Range(0, mapped_.size(), 4096), [&](const Range& r) {
+    for (std::size_t k = r.begin(); k != r.end(); k++) local_[mapped_[k]] = kNoMember;
+  });
+  mapped_.assign(members.begin(), members.end());
+  objects_.resize(members.size());
+  tbb::parallel_for(Range(0, members.size(), 4096), [&](const Range& r) {
+    for (std::size_t k = r.begin(); k != r.end(); k++) {
+      local_[members[k]] = static_cast<std::uint32_t>(k);
+      objects_[k] = cands_.object(members[k]);
+    }
+  });
 }
 
 inline std::size_t Verifier::member_of(const void* obj) const {
@@ -211,11 +234,11 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
                                     std::span<void* const> expand_from, bool with_dependents) {
   std::size_t m = members.size();
   std::vector<void*>& objects = objects_;
-  objects.resize(m);
-  for (std::size_t k = 0; k < m; k++) {
-    local_[members[k]] = static_cast<std::uint32_t>(k);
-    objects[k] = cands_.object(members[k]);
+  if (members.data() != prepared_.data() || members.size() != prepared_.size()) {
+    map(members);  // not prepared (or prepared for another batch)
   }
+  prepared_ = {};
+  objects.resize(m);  // the mapping's, less what an earlier call expanded
   // Close the batch over what its opaque members reference (exact traces,
   // world stopped): objects of the domain that are neither candidates nor
   // taken by an earlier batch.
@@ -312,7 +335,8 @@ VerifyResult Verifier::find_garbage(std::span<const std::size_t> members,
     }
     out.dependents = dependents(objects, d, garbage, std::move(seen));
   }
-  for (std::size_t idx : members) local_[idx] = kNoMember;
+  // local_ keeps the batch's mapping (mapped_) until the next map(): the
+  // next batch's prepare() clears it with the world running.
   extra_.clear();
   return out;
 }
@@ -398,6 +422,7 @@ std::vector<void*> Verifier::dependents(std::span<void* const> objects, const De
 }
 
 std::vector<bool> Verifier::find_resurrected(std::span<void* const> garbage) {
+  map({});  // local_ must map this garbage alone
   std::size_t n = garbage.size();
   for (std::size_t k = 0; k < n; k++) {
     std::size_t j = cands_.index_of(garbage[k]);

@@ -55,12 +55,18 @@ class Verifier {
            const Heap* heap = nullptr);
   ~Verifier();
 
-  /// World running, before the pause of a batch of `members` objects: sizes
-  /// and touches the scratch arrays and the result's vector, so that the
-  /// pause takes no page faults for them (about 10 ms per million members
-  /// on this project's machine).  Optional: find_garbage() grows what it
-  /// needs.
-  void prepare(std::size_t members);
+  /// World running, before the pause of the batch `members` (room: how
+  /// many objects the batch may grow to, with what its opaque members
+  /// reach): sizes and touches the scratch arrays and the result's vector,
+  /// so that the pause takes no page faults for them (about 10 ms per
+  /// million members on this project's machine), and maps the batch's
+  /// members to their places, so that the pause does not (two writes per
+  /// member).  Optional: find_garbage() does what was not prepared.  The
+  /// next find_garbage() must be given the same span, unchanged.
+  void prepare(std::span<const std::size_t> members, std::size_t room);
+  /// World running, after the last batch's pause: clears the last batch's
+  /// mapping, which find_resurrected() would otherwise clear in its pause.
+  void unmap() { map({}); }
 
   /// Runs stock CPython's cycle detection restricted to the candidates
   /// `members` (indices into the candidate set), with the world stopped:
@@ -108,6 +114,7 @@ class Verifier {
  private:
   using Counts = std::unordered_map<void*, std::intptr_t>;
   std::size_t member_of(const void* obj) const;  // member index, or npos
+  void map(std::span<const std::size_t> members);  // local_ and objects_ for a batch
   template <class Garbage>
   std::vector<void*> dependents(std::span<void* const> objects, const Deletion& d, Garbage garbage,
                                 Counts seen);
@@ -119,6 +126,8 @@ class Verifier {
   // misses of the pause's hottest lookup)
   static constexpr std::uint32_t kNoMember = ~std::uint32_t{0};
   std::vector<std::uint32_t> local_;
+  std::vector<std::size_t> mapped_;  // the candidates local_ maps (the last map())
+  std::span<const std::size_t> prepared_;  // the batch prepare() mapped, until find_garbage()
   std::unordered_map<const void*, std::size_t> extra_;  // non-candidate member -> index
   const std::unordered_set<const void*>* shaded_ = nullptr;
   std::unordered_set<const void*> taken_;  // added by expansion in any batch so far
