@@ -29,22 +29,7 @@ static std::vector<ArenaBitmaps> sorted_arenas(const Heap& heap) {
   return out;
 }
 
-std::size_t CandidateSet::find_arena(uintptr_t p) const {
-  // The intervals this thread found last in this set, an arena or the gap
-  // between two, direct-mapped by 32 MiB of address: a structure's objects
-  // share an arena or two, but their references alternate among it, their
-  // type's arena and objects outside every arena (a CPython int's block,
-  // a static type), and the binary search was a tenth of a verify pause
-  // (perf, a dying 1 M-object structure).  Keyed by serial_, which
-  // reset() renews, so an entry never outlives the arenas it was read from.
-  struct Interval {
-    std::uint64_t serial = 0;
-    uintptr_t lo = 0, hi = 0;  // [lo, hi)
-    std::size_t a = npos;
-  };
-  thread_local Interval cache[4];
-  Interval& e = cache[(p >> 25) & 3];
-  if (e.serial == serial_ && p - e.lo < e.hi - e.lo) return e.a;
+std::size_t CandidateSet::find_arena(uintptr_t p, Interval& e) const {
   auto it = std::upper_bound(arenas_.begin(), arenas_.end(), p,
                              [](uintptr_t v, const Arena& ar) { return v < ar.base; });
   if (it != arenas_.begin() && p < std::prev(it)->limit) {
@@ -148,7 +133,7 @@ void CandidateSet::build_from_list(const Heap& heap, std::span<void* const> obje
   std::size_t a = npos;
   for (void* obj : objects) {
     auto p = reinterpret_cast<uintptr_t>(obj);
-    if (a == npos || p < arenas_[a].base || p >= arenas_[a].limit) a = find_arena(p);
+    if (a == npos || p < arenas_[a].base || p >= arenas_[a].limit) a = arena_of(p);
     if (a == npos) continue;
     std::size_t g = (p - arenas_[a].base) / TC_GRANULE;
     std::size_t b = g / 64 / kBlockWords;
@@ -182,21 +167,6 @@ std::vector<std::size_t> CandidateSet::indices() const {
   std::vector<std::size_t> all(size());
   std::iota(all.begin(), all.end(), std::size_t{0});
   return all;
-}
-
-std::size_t CandidateSet::index_of(const void* obj) const {
-  auto p = reinterpret_cast<uintptr_t>(obj);
-  const std::size_t a = find_arena(p);
-  if (a == npos) return npos;
-  const Arena& ar = arenas_[a];
-  if ((p - ar.base) % TC_GRANULE) return npos;
-  std::size_t g = (p - ar.base) / TC_GRANULE;
-  std::uint32_t k = ar.block[g / 64 / kBlockWords];
-  if (k == kNoBlock) return npos;
-  const Word& w = words_[k * kBlockWords + g / 64 % kBlockWords];
-  std::uint64_t bit = std::uint64_t{1} << (g % 64);
-  if (!(w.bits & bit)) return npos;
-  return w.before + static_cast<std::size_t>(std::popcount(w.bits & (bit - 1)));
 }
 
 }  // namespace tricolor

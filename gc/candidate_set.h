@@ -24,10 +24,11 @@
 //
 // Concurrency: build*() run on the collecting thread, in parallel over the
 // calling TBB arena; afterwards the set is read-only while the filter's,
-// the batching's and the verification's TBB tasks read it.  find_arena()
-// keeps a one-entry cache per thread, keyed by the set's serial.
+// the batching's and the verification's TBB tasks read it.  arena_of()
+// keeps a small cache per thread, keyed by the set's serial.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -58,8 +59,22 @@ class CandidateSet {
   void* object(std::size_t i) const { return objects_[i]; }
   /// Every candidate, in index order.
   std::span<void* const> objects() const { return objects_; }
-  /// The index of `obj`, or npos if it is not a candidate.
-  std::size_t index_of(const void* obj) const;
+  /// The index of `obj`, or npos if it is not a candidate.  Inline: the
+  /// verification asks it of every reference it reads.
+  std::size_t index_of(const void* obj) const {
+    auto p = reinterpret_cast<uintptr_t>(obj);
+    const std::size_t a = arena_of(p);
+    if (a == npos) return npos;
+    const Arena& ar = arenas_[a];
+    if ((p - ar.base) % TC_GRANULE) return npos;
+    std::size_t g = (p - ar.base) / TC_GRANULE;
+    std::uint32_t k = ar.block[g / 64 / kBlockWords];
+    if (k == kNoBlock) return npos;
+    const Word& w = words_[k * kBlockWords + g / 64 % kBlockWords];
+    std::uint64_t bit = std::uint64_t{1} << (g % 64);
+    if (!(w.bits & bit)) return npos;
+    return w.before + static_cast<std::size_t>(std::popcount(w.bits & (bit - 1)));
+  }
   /// Every index, 0 .. size() - 1.
   std::vector<std::size_t> indices() const;
 
@@ -79,13 +94,34 @@ class CandidateSet {
   // Appends a block of zero words for arena `a`'s block `b`.
   std::uint32_t add_block(std::size_t a, std::size_t b);
   void index();  // fills before and objects_ from the words' bits
-  std::size_t find_arena(uintptr_t p) const;  // cached binary search; npos if none
+  // An address interval this thread looked up: an arena, or the gap
+  // between two (a = npos).
+  struct Interval {
+    std::uint64_t serial = 0;  // the set's serial_ when it was read
+    uintptr_t lo = 0, hi = 0;  // [lo, hi)
+    std::size_t a = npos;
+  };
+  // The arena of p, or npos.  The intervals this thread found last in any
+  // set are kept, direct-mapped by 32 MiB of address: a structure's
+  // objects share an arena or a few, but their references alternate among
+  // them, their type's arena and objects outside every arena (a CPython
+  // int's block, a static type), and the binary search was a tenth of a
+  // verify pause (perf, a dying 1 M-object structure).  Keyed by serial_,
+  // which reset() renews, so an entry never outlives the arenas it was
+  // read from.
+  std::size_t arena_of(uintptr_t p) const {
+    thread_local Interval cache[16];
+    Interval& e = cache[(p >> 25) & 15];
+    if (e.serial == serial_ && p - e.lo < e.hi - e.lo) return e.a;
+    return find_arena(p, e);
+  }
+  std::size_t find_arena(uintptr_t p, Interval& e) const;  // binary search, filling e
   std::vector<Arena> arenas_;        // sorted by base
   std::vector<uintptr_t> blocks_;    // each stored block's first address, in address order
   std::vector<Word> words_;          // kBlockWords per stored block
   std::vector<void*> objects_;
   std::size_t heap_objects_ = 0;  // see heap_objects()
-  std::uint64_t serial_ = 0;      // renewed by reset(): find_arena()'s cache key (a copy shares it)
+  std::uint64_t serial_ = 0;      // renewed by reset(): arena_of()'s cache key (a copy shares it)
 };
 
 }  // namespace tricolor
