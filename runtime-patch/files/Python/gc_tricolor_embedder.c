@@ -284,8 +284,8 @@ gct_stop_world(void *ctx)
 static int
 gct_is_legacy(PyObject *op)
 {
-    for (size_t i = 0; i < gct_collection.nlegacy; i++) {
-        if (gct_collection.legacy[i] == op) {
+    for (size_t i = 0; i < gct_collection.legacy.n; i++) {
+        if (gct_collection.legacy.items[i] == op) {
             return 1;
         }
     }
@@ -295,16 +295,9 @@ gct_is_legacy(PyObject *op)
 static void
 gct_note_legacy(PyObject *op)
 {
-    if (gct_collection.nlegacy == gct_collection.caplegacy) {
-        size_t cap = gct_collection.caplegacy ? 2 * gct_collection.caplegacy : 16;
-        PyObject **l = PyMem_RawRealloc(gct_collection.legacy, cap * sizeof(PyObject *));
-        if (l == NULL) {
-            Py_FatalError("tricolor: out of memory noting a legacy finalizer");
-        }
-        gct_collection.legacy = l;
-        gct_collection.caplegacy = cap;
+    if (gct_objs_push(&gct_collection.legacy, op) < 0) {
+        Py_FatalError("tricolor: out of memory noting a legacy finalizer");
     }
-    gct_collection.legacy[gct_collection.nlegacy++] = op;
 }
 
 #ifdef GC_DEBUG
@@ -345,7 +338,7 @@ gct_end_verify_pause(void)
     struct collection_state *state = gct_collection.state;
     (void)move_legacy_finalizer_reachable(state);
     PyObject *op;
-    gct_collection.nlegacy = 0;
+    gct_collection.legacy.n = 0;
     WORKSTACK_FOR_EACH(&state->legacy_finalizers, op) {
         gct_note_legacy(op);
     }
@@ -404,27 +397,7 @@ gct_clear_weakrefs_of(struct collection_state *state, PyObject *op, int is_ref, 
 /* The garbage of the pause in progress whose weak references need
  * clearing (gct_hold_all): few, reused across pauses.  Belongs to the
  * collecting thread. */
-static struct {
-    PyObject **items;
-    size_t n, cap;
-} gct_weak;
-
-/* Notes op for gct_hold_all's second pass; 0, or -1 if out of memory. */
-static int
-gct_weak_push(PyObject *op)
-{
-    if (gct_weak.n == gct_weak.cap) {
-        size_t cap = gct_weak.cap ? 2 * gct_weak.cap : 256;
-        PyObject **p = PyMem_RawRealloc(gct_weak.items, cap * sizeof(PyObject *));
-        if (p == NULL) {
-            return -1;
-        }
-        gct_weak.items = p;
-        gct_weak.cap = cap;
-    }
-    gct_weak.items[gct_weak.n++] = op;
-    return 0;
-}
+static struct gct_objs gct_weak;
 
 /* Whether op has weak references to clear: it is one itself, or some
  * refer to it. */
@@ -473,7 +446,7 @@ gct_hold_all(void *ctx, void *const *garbage, size_t n)
             is_ref = PyWeakref_Check(op);
             has_list = _PyType_SUPPORTS_WEAKREFS(tp);
         }
-        if (!oom && gct_has_weakrefs(op, is_ref, has_list) && gct_weak_push(op) < 0) {
+        if (!oom && gct_has_weakrefs(op, is_ref, has_list) && gct_objs_push(&gct_weak, op) < 0) {
             oom = 1;
         }
     }
@@ -699,7 +672,7 @@ gct_collect(PyInterpreterState *interp, struct collection_state *state, int gene
     gct_collection.stops = 0;
     gct_wrcb.n = 0;
     gct_collection.finalized = 0;
-    gct_collection.nlegacy = 0;
+    gct_collection.legacy.n = 0;
     /* While the interpreter finalizes, one thread runs and the collections
      * must be exact at once (module teardown relies on it): the core's
      * full stop-the-world mode. */
@@ -717,7 +690,7 @@ gct_collect(PyInterpreterState *interp, struct collection_state *state, int gene
         Py_FatalError(tc_last_error());
     }
     handle_legacy_finalizers(state);
-    gct_collection.nlegacy = 0;
+    gct_collection.legacy.n = 0;
     /* The world runs: allocating threads read it (gc_should_collect). */
     _Py_atomic_store_ssize_relaxed(&interp->gc.long_lived_total,
                                    (Py_ssize_t)(st.marked + st.candidates - st.garbage));

@@ -26,14 +26,13 @@
  * (unless it could not grow: then it holds fewer, and their callbacks run
  * as before the fix), sorted by address; otherwise it is empty.
  *
- * Concurrency of gct_wrcb (struct gct_wrcb_queue,
- * pycore_gc_tricolor_binding.h): written by the collecting thread only,
+ * Concurrency of gct_wrcb (pycore_gc_tricolor_binding.h): written by the collecting thread only,
  * while the core runs no thread of its own -- in a verify pause
  * (gct_note_wrcb), in finalize() and when a collection starts (n = 0,
  * gct_collect); read by refcount() on the core's threads.
  */
 
-static struct gct_wrcb_queue gct_wrcb;
+static struct gct_objs gct_wrcb;
 
 /* Objects/weakrefobject.c: a weak reference with a callback to op was just
  * made (while op is alive: the caller holds it). */
@@ -59,19 +58,12 @@ gct_note_wrcb(struct collection_state *state)
     PyObject *op;
     gct_wrcb.n = 0;
     WORKSTACK_FOR_EACH(&state->wrcb_to_call, op) {
-        if (gct_wrcb.n == gct_wrcb.cap) {
-            size_t cap = gct_wrcb.cap ? 2 * gct_wrcb.cap : 64;
-            PyObject **p = PyMem_RawRealloc(gct_wrcb.items, cap * sizeof(PyObject *));
-            if (p == NULL) {
-                /* Out of memory: the queue's references count, so those
-                 * weak references stay alive for this collection and their
-                 * callbacks run -- the behaviour before this fix. */
-                break;
-            }
-            gct_wrcb.items = p;
-            gct_wrcb.cap = cap;
+        if (gct_objs_push(&gct_wrcb, op) < 0) {
+            /* Out of memory: the queue's references count, so those weak
+             * references stay alive for this collection and their
+             * callbacks run -- the behaviour before this fix. */
+            break;
         }
-        gct_wrcb.items[gct_wrcb.n++] = op;
     }
     qsort(gct_wrcb.items, gct_wrcb.n, sizeof(PyObject *), gct_ptr_cmp);
 }

@@ -67,15 +67,37 @@ static inline void gct_on_free(PyObject *op);
 /* Whether p starts a GC object of the main interpreter. */
 static int gct_is_heap_object(const void *p);
 
-/* ---- gc_tricolor_weakrefs.c: weak references with callbacks ---- */
-
-/* Written by the collecting thread only, while the core runs no thread of
- * its own; read by gct_refcount() on the core's threads. */
-struct gct_wrcb_queue {
-    PyObject **items;  /* state->wrcb_to_call at the last pause's end, sorted */
+/* A growable array of objects (the binding's notes: weak references
+ * queued for their callbacks, legacy finalizers, garbage with weak
+ * references), kept across collections; n = 0 empties it. */
+struct gct_objs {
+    PyObject **items;
     size_t n, cap;
 };
-static struct gct_wrcb_queue gct_wrcb;
+
+/* Appends op to a; 0, or -1 (a unchanged) if memory is out. */
+static inline int
+gct_objs_push(struct gct_objs *a, PyObject *op)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 64;
+        PyObject **p = PyMem_RawRealloc(a->items, cap * sizeof(PyObject *));
+        if (p == NULL) {
+            return -1;
+        }
+        a->items = p;
+        a->cap = cap;
+    }
+    a->items[a->n++] = op;
+    return 0;
+}
+
+/* ---- gc_tricolor_weakrefs.c: weak references with callbacks ---- */
+
+/* state->wrcb_to_call at the last pause's end, sorted.  Written by the
+ * collecting thread only, while the core runs no thread of its own; read
+ * by gct_refcount() on the core's threads. */
+static struct gct_objs gct_wrcb;
 
 /* World stopped, after clear_weakrefs(): note what the queue holds. */
 static void gct_note_wrcb(struct collection_state *state);
@@ -123,8 +145,7 @@ struct gct_collection_state {
     int stops;            /* pauses so far in this collection */
     int finalized;        /* finalize() ran since the last pause */
     int legacy_pending;   /* this pause's garbage took stock's path (a legacy finalizer, or out of memory): finish it at start_world */
-    PyObject **legacy;    /* moved to the legacy finalizers (not released) */
-    size_t nlegacy, caplegacy;
+    struct gct_objs legacy;  /* moved to the legacy finalizers (not released) */
     tc_stats last;        /* the last collection's figures */
     uint64_t collections;
 };
