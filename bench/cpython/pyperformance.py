@@ -52,9 +52,13 @@ peak RSS = ru_maxrss.  Per process:
               gc.get_tricolor_stats() sampled at each collection's end.
               get_tricolor_stats() names no opaque types, so only the counts
               opaque_marked and opaque_candidates are recorded.
+  MMU         minimum mutator utilisation at 1, 10 and 100 ms windows over
+              the worker's life, computed by the hook from the GC's pauses
+              on a timeline (stock: its collections; the fork: its GC
+              pauses, gc.get_pause_stats()'s stopped_at_ns and pause_ns).
 Per benchmark and configuration: time, CPU and RSS are the medians over the
 processes, pauses the longest over the processes, pause counts the median,
-coverage the least.
+coverage and MMU the least.
 
     python3 bench/cpython/pyperformance.py --stock PY --tricolor PY [--out DIR]
         [--suite DIR] [--pyperf DIR] [--benchmarks a,b,c] [--processes 3]
@@ -98,6 +102,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/report.
 import report  # noqa: E402
 
 CONFIGS = ("stock", "stw", "concurrent")
+MMU_WINDOWS = ("1", "10", "100")   # ms, as pyperformance_hook.py computes them
 THIRD_PARTY = report.REPO.parent / "shared" / "third_party"
 HOOK = Path(__file__).resolve().parent / "pyperformance_hook.py"
 GC_TIMING = {"gc_collect", "gc_traversal", "btree_gc_only"}   # they time gc.collect() itself
@@ -289,6 +294,7 @@ def measure(args, task, config, rnd, hookdir, tmp):
     rec.update(values_s=values, time_s=report.median(values), loops=meta.get("loops"),
                inner_loops=meta.get("inner_loops"))
     g = gc_stats
+    rec.update(mmu=g.get("mmu"), mmu_complete=g.get("mmu_complete"))
     rec.update(collections=g["collections"], longest_collection_ms=report.ms(g["collection_max_s"]),
                collection_total_ms=report.ms(g["collection_total_s"]))
     if g["has_pause_stats"]:
@@ -352,7 +358,10 @@ def summarize(tasks, runs):
             mx = lambda key: max((r[key] for r in ok if r.get(key) is not None), default=float("nan"))  # noqa: E731
             covs = [r["allowlist_coverage_min"] for r in ok if r.get("allowlist_coverage_min") is not None]
             runcov = [r["allowlist_coverage_run"] for r in ok if r.get("allowlist_coverage_run") is not None]
+            mmus = {w: [r["mmu"][w] for r in ok if r.get("mmu") and r["mmu"].get(w) is not None]
+                    for w in MMU_WINDOWS}
             row[c] = {"processes": n_all, "failed": n_all - len(ok),
+                      "mmu": {w: min(v) if v else None for w, v in mmus.items()},
                       "time_ms": report.ms(med("time_s")), "cpu_s": med("cpu_s"),
                       "maxrss_kb": med("maxrss_kb"), "max_gc_pause_ms": mx("max_gc_pause_ms"),
                       "gc_pauses": med("gc_pauses"), "collections": med("collections"),
@@ -391,15 +400,23 @@ def tables(args, rows, skipped, failures):
     def r(v):
         return "-" if v != v else f"{v:.3f}"
 
+    def mmu(row, c):
+        if row[c]["failed"] == row[c]["processes"]:
+            return "failed"
+        return "/".join("-" if row[c]["mmu"][w] is None else f"{row[c]['mmu'][w]:.2f}"
+                        for w in MMU_WINDOWS)
+
     table = report.md_table(
         ["benchmark", "stock ms", "stw/stock", "concurrent/stock time", "concurrent/stock CPU",
          "concurrent/stock RSS", "stock longest GC pause ms", "stw max pause ms",
-         "concurrent max pause ms", "concurrent pauses", "allowlist coverage min (run)",
+         "concurrent max pause ms", "concurrent pauses", "MMU 1/10/100 ms stock",
+         "MMU 1/10/100 ms concurrent", "allowlist coverage min (run)",
          "most frequent opaque types"],
         [[row["label"], cell(row, "stock", "time_ms"), r(row["stw_time"]), r(row["con_time"]),
           r(row["con_cpu"]), r(row["con_rss"]), cell(row, "stock", "max_gc_pause_ms"),
           cell(row, "stw", "max_gc_pause_ms"), cell(row, "concurrent", "max_gc_pause_ms"),
-          cell(row, "concurrent", "gc_pauses", lambda v: f"{v:g}"), cov(row),
+          cell(row, "concurrent", "gc_pauses", lambda v: f"{v:g}"), mmu(row, "stock"),
+          mmu(row, "concurrent"), cov(row),
           top_opaque(row["concurrent"]["opaque_types"])] for row in rows])
     keys = [("stw_time", "stw/stock time"), ("con_time", "concurrent/stock time"),
             ("con_cpu", "concurrent/stock CPU"), ("con_rss", "concurrent/stock RSS"),
@@ -425,9 +442,14 @@ def tables(args, rows, skipped, failures):
             "(1 - opaque_marked / marked summed over its collections).  Opaque types: "
             "gc.get_tricolor_stats()['opaque_types'] summed over the run's collections and "
             "processes, the three most frequent with their share of the opaque objects marking "
-            "met (every type and count is in the .json).  A benchmark "
+            "met (every type and count is in the .json).  MMU: minimum mutator utilisation at "
+            "1, 10 and 100 ms windows over each worker's life, from the GC's pauses on a "
+            "timeline (stock: its whole collections, as for its pause above, so stock's MMU is "
+            "a lower bound; the fork: its GC pauses' stopped_at_ns and pause_ns), the least over "
+            "the processes; - where the worker lived less than the window.  A benchmark "
             "whose script registers several pyperf benchmarks has one row per benchmark (the "
             "pyperf name).\n\n"
+            "## Minimum mutator utilisation\n\n" + mmu_summary(rows) + "\n\n"
             "## Geometric means of the ratios\n\n" + geo + "\n\n"
             "gc_collect, gc_traversal and btree_gc_only time gc.collect() itself (btree_gc_only: "
             "only the collections of btree's loop); the second line leaves them out.\n")
@@ -440,6 +462,21 @@ def tables(args, rows, skipped, failures):
                              [[s["benchmark"], s["reason"].replace("|", "\\|")] for s in skipped])
              if skipped else "None.") + "\n"
     return text
+
+
+def mmu_summary(rows):
+    """Per window: the least MMU over the benchmarks per configuration, and
+    on how many the concurrent mode's is at least stock's."""
+    out = []
+    for w in MMU_WINDOWS:
+        both = [(row["stock"]["mmu"][w], row["concurrent"]["mmu"][w]) for row in rows
+                if row["stock"]["mmu"][w] is not None and row["concurrent"]["mmu"][w] is not None]
+        least = {c: min((row[c]["mmu"][w] for row in rows if row[c]["mmu"][w] is not None),
+                        default=None) for c in CONFIGS}
+        out.append([f"{w} ms", *("-" if least[c] is None else f"{least[c]:.2f}" for c in CONFIGS),
+                    f"{sum(con >= st for st, con in both)} of {len(both)}"])
+    return report.md_table(["window", "least stock", "least stw", "least concurrent",
+                            "benchmarks where concurrent >= stock"], out)
 
 
 def plot(rows, path):

@@ -16,6 +16,7 @@
 
 struct pause_record {
     const char *reason;   // static string: the requesting C function's name
+    PyTime_t stopped_at;  // when the world stopped (time.perf_counter_ns())
     PyTime_t wait_ns;
     PyTime_t pause_ns;
 };
@@ -39,7 +40,7 @@ _PyPauseStats_Record(const char *reason, PyTime_t requested,
     PyTime_t pause = restarted - stopped;
     PyMutex_LockFlags(&stats.mutex, _Py_LOCK_DONT_DETACH);
     stats.ring[stats.count % PAUSE_RING_SIZE] =
-        (struct pause_record){reason, wait, pause};
+        (struct pause_record){reason, stopped, wait, pause};
     stats.count++;
     stats.total_pause_ns += pause;
     if (pause > stats.max_pause_ns) {
@@ -88,8 +89,9 @@ _PyPauseStats_AsDict(void)
         return NULL;
     }
     for (uint64_t k = 0; k < n; k++) {
-        PyObject *rec = Py_BuildValue("{s:s,s:L,s:L}",
+        PyObject *rec = Py_BuildValue("{s:s,s:L,s:L,s:L}",
                                       "reason", recent[k].reason,
+                                      "stopped_at_ns", (long long)recent[k].stopped_at,
                                       "wait_ns", (long long)recent[k].wait_ns,
                                       "pause_ns", (long long)recent[k].pause_ns);
         if (rec == NULL) {
