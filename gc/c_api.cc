@@ -154,6 +154,9 @@ class CEmbedder final : public tricolor::Embedder {
       Embedder::collect_automatically(c);
     }
   }
+  bool caller_runs_alone() override {
+    return ops_.caller_runs_alone != nullptr && ops_.caller_runs_alone(ctx_);
+  }
   void refcount_error(void* obj, std::int64_t excess) override {
     if (ops_.refcount_error) {
       ops_.refcount_error(ctx_, obj, excess);
@@ -287,6 +290,11 @@ tc_collector* tc_collector_new(const tc_heap_ops* heap, void* heap_ctx, const tc
 
 void tc_collector_free(tc_collector* c) { delete c; }
 
+const char* tc_phase_name(int phase) {
+  if (phase < 0 || phase >= TC_PHASE_COUNT) return nullptr;
+  return tricolor::phase_name(static_cast<tricolor::Phase>(phase)).data();
+}
+
 int tc_collector_collect(tc_collector* c, int mode, tc_stats* out) {
   return guarded(-1, [&] {
     tricolor::CollectionStats st =
@@ -300,7 +308,9 @@ int tc_collector_collect(tc_collector* c, int mode, tc_stats* out) {
                       st.verified,      st.opaque_marked,     st.opaque_candidates, st.expanded,
                       st.garbage,       st.resurrected,       st.pause_ns.size(), st.max_pause_ns(),
                       max_wait,         st.shaded,            st.dependent,
-                      st.objects};
+                      st.objects,       {}};
+      static_assert(TC_PHASE_COUNT == static_cast<int>(tricolor::Phase::kCount));
+      std::copy(st.phase_ns.begin(), st.phase_ns.end(), out->phase_ns);
     }
     return 0;
   });

@@ -39,7 +39,7 @@ class Marker {
   Heap& heap_;
   Embedder& embedder_;
   const std::size_t stack_limit_;
-  std::atomic<std::size_t> stacked_{0};   // entries on all mark stacks; relaxed
+  std::atomic<std::size_t> stacked_{0};   // entries on all mark stacks, with a limit only; relaxed
   std::atomic<std::size_t> marked_{0};    // relaxed counters
   std::atomic<std::size_t> opaque_{0};
   std::atomic<const char*> failure_{nullptr};  // set once by fail(); relaxed

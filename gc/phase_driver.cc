@@ -27,7 +27,8 @@ CollectionStats Collector::Impl::collect(Mode mode) {
   pacer.started();
   Collection c;
   c.st.full_stw = mode == Mode::kFullStw;
-  c.st.mark_workers = arena.max_concurrency();
+  c.work = embedder.caller_runs_alone() ? &pause_arena : &arena;
+  c.st.mark_workers = c.work->max_concurrency();
   {
     std::lock_guard g(listeners_mu);
     for (EventListener* l : listeners) l->on_collection_start(c.st.full_stw);
@@ -76,7 +77,7 @@ void Collector::Impl::concurrent_mark(Collection& c) {
     });
     embedder.for_each_global_root(v);
     Marker marker(heap, embedder, config.mark_stack_limit_for_testing);
-    bool ok = arena.execute([&] { return marker.run(std::move(c.roots)); });
+    bool ok = c.work->execute([&] { return marker.run(std::move(c.roots)); });
     st.marked = marker.marked();
     st.opaque_marked = marker.opaque();
     if (!ok) {
@@ -92,7 +93,7 @@ void Collector::Impl::concurrent_mark(Collection& c) {
 void Collector::Impl::candidate_scan(Collection& c) {
   CollectionStats& st = c.st;
   phase(st, Phase::kCandidateScan, [&] {
-    if (!st.fell_back) arena.execute([&] { c.cands.build_from_heap(heap, /*all=*/false); });
+    if (!st.fell_back) c.work->execute([&] { c.cands.build_from_heap(heap, /*all=*/false); });
     heap.set_black_allocation(false);
   });
   st.candidates = c.cands.size();
@@ -112,12 +113,12 @@ void Collector::Impl::candidate_filter(Collection& c) {
     for (int pass = 0; config.filter_candidates && pass < kFilterPasses; pass++) {
       std::size_t before = cands.size();
       std::vector<void*> guessed =
-          arena.execute([&] { return guess_garbage(embedder, cands, &opaque); });
+          c.work->execute([&] { return guess_garbage(embedder, cands, &opaque); });
       if (pass == 0) c.domain = cands;
       cands.build_from_list(heap, guessed);
       if (cands.size() * 8 >= before * 7) break;
     }
-    arena.execute([&] { c.batches = batch_by_component(embedder, cands, config.verify_batch, &opaque); });
+    c.work->execute([&] { c.batches = batch_by_component(embedder, cands, config.verify_batch, &opaque); });
     std::sort(opaque.begin(), opaque.end());
     opaque.erase(std::unique(opaque.begin(), opaque.end()), opaque.end());
     if (!opaque.empty()) {
@@ -220,7 +221,7 @@ void Collector::Impl::clear(Collection& c, const std::vector<void*>& garbage,
 }
 
 void Collector::Impl::clear_marks(Collection& c) {
-  phase(c.st, Phase::kClearMarks, [&] { arena.execute([&] { heap.clear_marks(); }); });
+  phase(c.st, Phase::kClearMarks, [&] { c.work->execute([&] { heap.clear_marks(); }); });
 }
 
 }  // namespace tricolor

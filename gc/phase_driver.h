@@ -14,7 +14,9 @@
 //   1. ROOT SCAN (STW).  Thread roots are collected; black allocation is
 //      turned on, so every object allocated from here on is marked.
 //   2. CONCURRENT MARK.  Global roots, then parallel marking (gc/marker.cc)
-//      while mutators run.  No write barrier: what marking misses becomes a
+//      while mutators run.  Phases 2-3b and 8 run on mark_workers, or on
+//      every core when the collecting thread waits with no mutator running
+//      (Embedder::caller_runs_alone).  No write barrier: what marking misses becomes a
 //      candidate.
 //   3. CANDIDATE SCAN (concurrent).  C = live & ~marked, read from the
 //      bitmaps in parallel (gc/candidate_set.h).  Black allocation is
@@ -151,6 +153,9 @@ struct Collector::Impl {
     std::vector<std::vector<void*>> garbage;  // per batch
     std::unordered_set<const void*> shaded_set;
     std::size_t shaded_seen = 0;
+    // The concurrent phases' arena: `arena`, or `pause_arena` when the
+    // caller runs alone (Embedder::caller_runs_alone).
+    tbb::task_arena* work = nullptr;
   };
 
   // The phases (numbered as above).  5-7 run once per batch's garbage.

@@ -105,6 +105,10 @@ typedef struct tc_embedder_ops {
      *  per garbage object in that pause (clear weak references, say) does
      *  it in the same pass over the array. */
     void (*hold_all)(void *ctx, void *const *garbage, size_t n);
+    /** Whether the thread collecting waits for the collection with no other
+     *  mutator running: the concurrent phases may then use every core
+     *  (Embedder::caller_runs_alone; NULL: never). */
+    bool (*caller_runs_alone)(void *ctx);
 } tc_embedder_ops;
 
 /** Collection modes (tricolor::Mode). */
@@ -129,6 +133,15 @@ typedef struct tc_config {
 void tc_config_init(tc_config *config);
 
 /** What one collection did (a subset of tricolor::CollectionStats). */
+/** The phases of a collection, in order (tricolor::Phase, tricolor/events.h). */
+enum {
+    TC_PHASE_ROOT_SCAN, TC_PHASE_CONCURRENT_MARK, TC_PHASE_CANDIDATE_SCAN,
+    TC_PHASE_CANDIDATE_FILTER, TC_PHASE_VERIFY, TC_PHASE_FINALIZE,
+    TC_PHASE_RESURRECTION_CHECK, TC_PHASE_CLEAR, TC_PHASE_CLEAR_MARKS, TC_PHASE_COUNT
+};
+/** A phase's name ("root-scan", "concurrent-mark", ...); NULL out of range. */
+const char *tc_phase_name(int phase);
+
 typedef struct tc_stats {
     bool full_stw;        /**< ran in (or fell back to) the full-STW mode */
     bool fell_back;       /**< concurrent marking gave up */
@@ -146,6 +159,7 @@ typedef struct tc_stats {
     size_t shaded;        /**< tc_collector_shade() calls during it */
     size_t dependent;     /**< the garbage's dependents: held only by the verified garbage */
     size_t objects;       /**< objects of the heap the collection saw (CollectionStats::objects) */
+    int64_t phase_ns[TC_PHASE_COUNT]; /**< wall time of each phase (tc_phase_name), 0 if skipped */
 } tc_stats;
 
 /** The stop-the-world protocol (tricolor::World, tricolor/stop_the_world.h). */

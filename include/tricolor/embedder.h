@@ -229,6 +229,16 @@ class Embedder {
   /// gc.callbacks) overrides this and calls collector.collect() from its
   /// wrapper.  Default: collector.collect().
   virtual void collect_automatically(Collector& collector);
+  /// Whether the thread calling Collector::collect() waits for it with no
+  /// other mutator running (CPython: an explicit gc.collect() in a program
+  /// with no other Python thread).  Then the collection's concurrent
+  /// phases -- marking, the candidate scan and filter, clearing the marks
+  /// -- run on the pauses' workers (CollectorConfig::pause_workers, every
+  /// core by default) instead of mark_workers, which leave cores to
+  /// running mutators: with none running, a core left idle is only time
+  /// the caller waits.  Asked once per collection, on the collecting
+  /// thread.  Default: false.
+  virtual bool caller_runs_alone() { return false; }
 
   /// The verification found `excess` more references to obj from the
   /// objects it checked than refcount(obj) reports: the runtime's count is

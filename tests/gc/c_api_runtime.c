@@ -214,6 +214,7 @@ int c_runtime_collect_cycles(int mode, c_runtime_result *out) {
     out->marked = st.marked;
     out->freed = rt->freed;
     out->pauses = st.pauses;
+    memcpy(out->phase_ns, st.phase_ns, sizeof(st.phase_ns));
     /* A second collection, in the other mode, finds nothing left. */
     if (tc_collector_collect(rt->collector, mode == TC_MODE_CONCURRENT ? TC_MODE_FULL_STW : TC_MODE_CONCURRENT,
                              &st) != 0) return -1;

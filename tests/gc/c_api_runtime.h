@@ -4,6 +4,9 @@
 #define TRICOLOR_TESTS_C_API_RUNTIME_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "tricolor/c_api.h"  // TC_PHASE_COUNT
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,6 +18,7 @@ typedef struct c_runtime_result {
     size_t marked;        /* tc_stats.marked */
     size_t freed;         /* nodes freed after the collection */
     size_t pauses;        /* tc_stats.pauses */
+    int64_t phase_ns[TC_PHASE_COUNT]; /* tc_stats.phase_ns of the first collection */
     size_t garbage_again; /* tc_stats.garbage of a second collection, other mode */
     size_t freed_unrooted;/* nodes freed once the roots are dropped too */
     size_t garbage_last;  /* tc_stats.garbage of the collection after that */

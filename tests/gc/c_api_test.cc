@@ -24,6 +24,19 @@ TEST(CApi, CollectsGarbageCyclesInBothModes) {
       EXPECT_EQ(r.marked, 50u);  // the rooted chains, nothing else
     }
     EXPECT_GE(r.pauses, 1u);
+    // Every phase the mode runs took time; a full-STW one skips 1-3b.
+    EXPECT_STREQ(tc_phase_name(TC_PHASE_CONCURRENT_MARK), "concurrent-mark");
+    EXPECT_STREQ(tc_phase_name(TC_PHASE_CLEAR_MARKS), "clear-marks");
+    EXPECT_EQ(tc_phase_name(TC_PHASE_COUNT), nullptr);
+    EXPECT_EQ(tc_phase_name(-1), nullptr);
+    EXPECT_GT(r.phase_ns[TC_PHASE_VERIFY], 0) << "mode " << mode;
+    EXPECT_GT(r.phase_ns[TC_PHASE_CLEAR], 0) << "mode " << mode;
+    if (mode == TC_MODE_CONCURRENT) {
+      EXPECT_GT(r.phase_ns[TC_PHASE_ROOT_SCAN], 0);
+      EXPECT_GT(r.phase_ns[TC_PHASE_CONCURRENT_MARK], 0);
+    } else {
+      EXPECT_EQ(r.phase_ns[TC_PHASE_CONCURRENT_MARK], 0);
+    }
     EXPECT_EQ(r.garbage_again, 0u) << "mode " << mode;
     EXPECT_EQ(r.freed_unrooted, r.made_garbage + 45u) << "mode " << mode;  // the rooted ring stays
     EXPECT_EQ(r.garbage_last, 5u) << "mode " << mode;

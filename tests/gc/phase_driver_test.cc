@@ -376,7 +376,43 @@ class MutatorRootsEmbedder final : public tricolor::Embedder {
   void hold(void* obj) override { static_cast<Obj*>(obj)->rc++; }
   void release(void* obj) override { static_cast<Obj*>(obj)->rc--; }
   void clear(std::span<void* const>) override {}
+  bool caller_runs_alone() override { return alone; }
+  bool alone = false;
 };
+
+TEST(Workers, ACallerThatRunsAloneHasTheConcurrentPhasesOnThePauseWorkers) {
+  for (bool alone : {false, true}) {
+    MutatorRootsEmbedder e;
+    e.alone = alone;
+    tricolor::World world;
+    e.world = &world;
+    tricolor::CollectorConfig cc;
+    cc.background = false;
+    cc.mark_workers = 1;
+    cc.pause_workers = 2;
+    tricolor::Collector col(e.space, e, &world, cc);
+    // A chain of 100 that this thread holds (by refcount alone: no root,
+    // so every link is a candidate the verification keeps), and a dropped
+    // cycle of two.
+    MutatorRootsEmbedder::Obj* head = nullptr;
+    for (int i = 0; i < 100; i++) {
+      MutatorRootsEmbedder::Obj* o = e.make(head);
+      if (head) head->rc--;
+      head = o;
+    }
+    MutatorRootsEmbedder::Obj* a = e.make(nullptr);
+    MutatorRootsEmbedder::Obj* b = e.make(a);
+    a->next = b;
+    b->rc++;
+    a->rc--;
+    b->rc--;
+    auto st = col.collect(Mode::kConcurrent);
+    EXPECT_EQ(st.mark_workers, alone ? 2 : 1) << "alone " << alone;
+    EXPECT_EQ(st.candidates, 102u) << "alone " << alone;
+    EXPECT_EQ(st.garbage, 2u) << "alone " << alone;
+    EXPECT_EQ(head->rc.load(), 1);
+  }
+}
 
 TEST(MutatorRoots, EachAttachedMutatorsRootsAreScannedOnceWithTheWorldStopped) {
   MutatorRootsEmbedder e;

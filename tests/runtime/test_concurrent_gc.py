@@ -346,6 +346,12 @@ class Modes(unittest.TestCase):
         st = gc.get_tricolor_stats()
         self.assertGreater(st["marked"], 0)
         self.assertGreater(st["allowlist_coverage"], 0.0)
+        phases = st["phase_ms"]
+        self.assertEqual(list(phases), [
+            "root-scan", "concurrent-mark", "candidate-scan", "candidate-filter", "verify",
+            "finalize", "resurrection-check", "clear", "clear-marks"])
+        self.assertGreater(phases["concurrent-mark"], 0.0)
+        self.assertGreater(phases["verify"], 0.0)
 
 
 if __name__ == "__main__":

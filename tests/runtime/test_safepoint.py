@@ -132,16 +132,23 @@ class SafepointPoll(unittest.TestCase):
 class PauseStats(unittest.TestCase):
     def test_shape_and_reasons(self):
         gc.reset_pause_stats()
+        t0 = time.perf_counter_ns()
         gc.collect()
+        t1 = time.perf_counter_ns()
         stats = gc.get_pause_stats()
         self.assertEqual(set(stats), {"count", "total_pause_ns", "max_pause_ns", "max_wait_ns", "pauses"})
         self.assertGreaterEqual(stats["count"], 1)
         self.assertEqual(len(stats["pauses"]), min(stats["count"], 1024))
         for p in stats["pauses"]:
-            self.assertEqual(set(p), {"reason", "wait_ns", "pause_ns"})
+            self.assertEqual(set(p), {"reason", "stopped_at_ns", "wait_ns", "pause_ns"})
             self.assertGreaterEqual(p["wait_ns"], 0)
             self.assertGreaterEqual(p["pause_ns"], 0)
             self.assertLessEqual(p["pause_ns"], stats["max_pause_ns"])
+            # On time.perf_counter_ns()'s clock: within the collect.
+            self.assertLessEqual(t0, p["stopped_at_ns"] - p["wait_ns"])
+            self.assertLessEqual(p["stopped_at_ns"] + p["pause_ns"], t1)
+        starts = [p["stopped_at_ns"] for p in stats["pauses"]]
+        self.assertEqual(starts, sorted(starts))  # oldest first
         self.assertEqual(stats["total_pause_ns"], sum(p["pause_ns"] for p in stats["pauses"]))
         # A concurrent collection names its pauses by phase; stw mode stops
         # the world once, in stock's gc_collect_internal.

@@ -67,6 +67,8 @@
 
 #include "pycore_gc_tricolor_binding.h"  // what the files share
 #include "pycore_moduleobject.h"         // PyModuleObject
+#include "pycore_namespace.h"            // _PyNamespace_Type
+#include "pycore_unionobject.h"          // _PyUnion_Type
 #include "pycore_frame.h"                // _PyInterpreterFrame
 #include "pycore_pylifecycle.h"          // _PyThreadState_DeleteCurrent()
 

@@ -81,6 +81,10 @@ _PyGC_TricolorInit(PyInterpreterState *interp)
     (void)PyUnstable_Type_SetConcurrentTraverse(&PyStaticMethod_Type,
                                                 _PyClassMethod_ConcurrentTraverse);
     (void)PyUnstable_Type_SetConcurrentTraverse(&PyProperty_Type, _PyProperty_ConcurrentTraverse);
+    (void)PyUnstable_Type_SetConcurrentTraverse(&Py_GenericAliasType,
+                                                _PyGenericAlias_ConcurrentTraverse);
+    (void)PyUnstable_Type_SetConcurrentTraverse(&_PyUnion_Type, _PyUnion_ConcurrentTraverse);
+    (void)PyUnstable_Type_SetConcurrentTraverse(&_PyNamespace_Type, _PyNamespace_ConcurrentTraverse);
     if (gct_mode_from_config(interp) != GCT_CONCURRENT) {
         return;
     }
@@ -148,8 +152,23 @@ _PyGC_TricolorStats(PyInterpreterState *interp)
         }
         Py_DECREF(n);
     }
+    PyObject *phases = PyDict_New();
+    if (phases == NULL) {
+        Py_DECREF(opaque);
+        return NULL;
+    }
+    for (int i = 0; i < TC_PHASE_COUNT; i++) {
+        PyObject *ms = PyFloat_FromDouble((double)s->phase_ns[i] / 1e6);
+        if (ms == NULL || PyDict_SetItemString(phases, tc_phase_name(i), ms) < 0) {
+            Py_XDECREF(ms);
+            Py_DECREF(phases);
+            Py_DECREF(opaque);
+            return NULL;
+        }
+        Py_DECREF(ms);
+    }
     return Py_BuildValue(
-        "{s:s,s:K,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:L,s:L,s:d,s:N,s:O}",
+        "{s:s,s:K,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:L,s:L,s:d,s:N,s:N,s:O}",
         "mode", on ? "concurrent" : "stw",
         "collections", (unsigned long long)gct_collection.collections,
         "marked", (Py_ssize_t)s->marked,
@@ -168,6 +187,7 @@ _PyGC_TricolorStats(PyInterpreterState *interp)
         "max_wait_ns", (long long)s->max_wait_ns,
         "allowlist_coverage", coverage,
         "opaque_types", opaque,
+        "phase_ms", phases,
         "thread", gct.collector != NULL && tc_collector_background_running(gct.collector)
                       ? Py_True : Py_False);
 }

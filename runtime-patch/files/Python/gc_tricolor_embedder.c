@@ -29,6 +29,8 @@
  *   gct_attach_worker     a marker thread's first work: counted, signals
  *                         blocked
  *   gct_refcount_error    a refcount smaller than the references counted
+ *   gct_caller_runs_alone at a collection's start: an explicit collect with
+ *                         no other Python thread marks on every core
  * Every callback but trace, refcount, collectable and attach_worker runs on
  * the collecting thread; those four also run on the core's marker and
  * filter threads, which have no thread state.
@@ -613,6 +615,22 @@ gct_refcount_error(void *ctx, void *obj, int64_t excess)
             Py_TYPE(op)->tp_name, obj, (long long)excess);
 }
 
+/* The collecting thread waits for the collection and no other Python
+ * thread runs: an explicit gc.collect() in a program that runs no thread of
+ * the threading module (interp->threads.count counts them while they run),
+ * so the core may mark on every core.  Never on the collector thread: the
+ * program runs beside it.  A thread that a C extension attached on its own
+ * is not counted; it then shares the cores with the collection's workers.
+ * A detached caller has no current thread state: no. */
+static bool
+gct_caller_runs_alone(void *ctx)
+{
+    (void)ctx;
+    PyThreadState *ts = PyThreadState_GetUnchecked();
+    return ts != NULL && ts != gct_thread.tstate &&
+           _Py_atomic_load_ssize(&gct.interp->threads.count) == 0;
+}
+
 static const tc_embedder_ops gct_ops = {
     .attach_worker = gct_attach_worker,
     .trace = gct_trace,
@@ -630,6 +648,7 @@ static const tc_embedder_ops gct_ops = {
     .enter_blocking = gct_enter_blocking,
     .leave_blocking = gct_leave_blocking,
     .collect_automatically = gct_collect_automatically,
+    .caller_runs_alone = gct_caller_runs_alone,
 };
 
 /* subtype_traverse is static in typeobject.c: read it off a new class. */

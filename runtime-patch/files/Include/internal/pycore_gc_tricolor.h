@@ -44,6 +44,12 @@ extern int _PyODict_ConcurrentTraverse(PyObject *self, visitproc visit, void *ar
  * (Objects/descrobject.c): the same, registered by _PyGC_TricolorInit. */
 extern int _PyClassMethod_ConcurrentTraverse(PyObject *self, visitproc visit, void *arg);
 extern int _PyProperty_ConcurrentTraverse(PyObject *self, visitproc visit, void *arg);
+/* types.GenericAlias (Objects/genericaliasobject.c), types.UnionType
+ * (Objects/unionobject.c), types.SimpleNamespace (Objects/namespaceobject.c):
+ * the same. */
+extern int _PyGenericAlias_ConcurrentTraverse(PyObject *self, visitproc visit, void *arg);
+extern int _PyUnion_ConcurrentTraverse(PyObject *self, visitproc visit, void *arg);
+extern int _PyNamespace_ConcurrentTraverse(PyObject *self, visitproc visit, void *arg);
 #endif
 
 #ifdef __cplusplus
