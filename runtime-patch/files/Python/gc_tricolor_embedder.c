@@ -692,16 +692,13 @@ gct_collect(PyInterpreterState *interp, struct collection_state *state, int gene
     gct_wrcb.n = 0;
     gct_collection.finalized = 0;
     gct_collection.legacy.n = 0;
-    /* While the interpreter finalizes, one thread runs and the collections
-     * must be exact at once (module teardown relies on it): the core's
-     * full stop-the-world mode. */
-    int mode = _PyInterpreterState_GetFinalizing(interp) != NULL ? TC_MODE_FULL_STW
-                                                                 : TC_MODE_CONCURRENT;
+    /* (The interpreter's finalization collects with stock's algorithm,
+     * gc_collect_internal: this is never one of its collections.) */
     tc_stats st;
     sigset_t mask;
     gct_census_reset();
     gct_block_signals(&mask);
-    int rc = tc_collector_collect(gct.collector, mode, &st);
+    int rc = tc_collector_collect(gct.collector, TC_MODE_CONCURRENT, &st);
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
     gct_attach();
     gct_collection.state = NULL;
