@@ -53,9 +53,10 @@ peak RSS = ru_maxrss.  Per process:
               get_tricolor_stats() names no opaque types, so only the counts
               opaque_marked and opaque_candidates are recorded.
   MMU         minimum mutator utilisation at 1, 10 and 100 ms windows over
-              the worker's life, computed by the hook from the GC's pauses
-              on a timeline (stock: its collections; the fork: its GC
-              pauses, gc.get_pause_stats()'s stopped_at_ns and pause_ns).
+              the worker's life (report.mmu), from the GC's pauses on a
+              timeline that the hook records (stock: its collections; the
+              fork: its GC pauses, gc.get_pause_stats()'s stopped_at_ns and
+              pause_ns).
 Per benchmark and configuration: time, CPU and RSS are the medians over the
 processes, pauses the longest over the processes, pause counts the median,
 coverage and MMU the least.
@@ -102,7 +103,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/report.
 import report  # noqa: E402
 
 CONFIGS = ("stock", "stw", "concurrent")
-MMU_WINDOWS = ("1", "10", "100")   # ms, as pyperformance_hook.py computes them
+MMU_WINDOWS = ("1", "10", "100")   # ms
 THIRD_PARTY = report.REPO.parent / "shared" / "third_party"
 HOOK = Path(__file__).resolve().parent / "pyperformance_hook.py"
 GC_TIMING = {"gc_collect", "gc_traversal", "btree_gc_only"}   # they time gc.collect() itself
@@ -294,7 +295,13 @@ def measure(args, task, config, rnd, hookdir, tmp):
     rec.update(values_s=values, time_s=report.median(values), loops=meta.get("loops"),
                inner_loops=meta.get("inner_loops"))
     g = gc_stats
-    rec.update(mmu=g.get("mmu"), mmu_complete=g.get("mmu_complete"))
+    if "life_ns" in g:
+        # Windows longer than the worker's life have no MMU (None).
+        born, end = (t / 1e9 for t in g["life_ns"])
+        gaps = [(s / 1e9, n / 1e9) for s, n in g["gc_pause_spans_ns"]]
+        rec.update(mmu={w: report.mmu(gaps, born, end, int(w) / 1e3) if end - born >= int(w) / 1e3 else None
+                        for w in MMU_WINDOWS},
+                   mmu_complete=g["mmu_complete"], life_ms=(end - born) * 1e3)
     rec.update(collections=g["collections"], longest_collection_ms=report.ms(g["collection_max_s"]),
                collection_total_ms=report.ms(g["collection_total_s"]))
     if g["has_pause_stats"]:

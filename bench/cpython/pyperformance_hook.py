@@ -27,14 +27,12 @@ variable from the environment at once, so the processes a benchmark starts
                 the sums of marked and opaque_marked (the coverage of the
                 whole run), of candidates and opaque_candidates, and of the
                 census of opaque types (opaque_types, by type name).
-  MMU           the minimum mutator utilisation at 1, 10 and 100 ms windows
-                over the process's life (from this module's import to its
-                exit), from the GC's pauses laid on a timeline: stock's
-                collections (their callback intervals, as above), the fork's
-                GC pauses (each record's stopped_at_ns and pause_ns).  The
-                least share of any window of that length the GC left to the
-                program; a window may hold several pauses, so pauses that
-                come back to back weigh as one long pause.  mmu_complete is
+  timeline      the GC's pauses as (start, length) on time.perf_counter_ns()
+                (gc_pause_spans_ns): stock's collections (their callback
+                intervals, as above), the fork's GC pauses (each record's
+                stopped_at_ns and pause_ns); and the process's life from
+                this module's import to its exit (life_ns).  The driver
+                computes the MMU from them (report.mmu).  mmu_complete is
                 false if some pauses were not listed (see above): the MMU is
                 then an upper bound.
   atexit        writes one JSON object to the file.  pyperf's worker ends
@@ -46,7 +44,6 @@ _PATH = os.environ.pop("TRICOLOR_PP_STATS", None)
 
 if _PATH:
     import atexit
-    import bisect
     import gc
     import json
     import threading
@@ -63,44 +60,10 @@ if _PATH:
           "opaque_marked": 0, "candidates": 0, "opaque_candidates": 0,
           "opaque_candidates_max": 0, "opaque_types": {}, "last_collection": None,
           "final": None}
-    _start = [None]
     _start_ns = [None]
     _born_ns = time.perf_counter_ns()
-    _intervals = []                # the GC's pauses: [start ns, end ns]
+    _spans = []                    # the GC's pauses: (start ns, length ns)
     _has_timestamps = [True]
-    MMU_WINDOWS_MS = (1, 10, 100)
-
-    def _mmu(intervals, t0, t1, window):
-        """1 - the most pause time any window of `window` ns in [t0, t1]
-        holds; None if the run is shorter than the window."""
-        if t1 - t0 < window:
-            return None
-        merged = []
-        for a, b in sorted(intervals):
-            a, b = max(a, t0), min(b, t1)
-            if b <= a:
-                continue
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], b)
-            else:
-                merged.append([a, b])
-        starts = [a for a, _ in merged]
-        before = [0]               # before[i]: pause time of merged[:i]
-        for a, b in merged:
-            before.append(before[-1] + b - a)
-
-        def paused_until(t):       # pause time in [t0, t]
-            i = bisect.bisect_right(starts, t)
-            return before[i - 1] + min(merged[i - 1][1], t) - merged[i - 1][0] if i else 0
-
-        # The most a window holds is reached with its start at a pause's
-        # start or its end at a pause's end.
-        worst = 0
-        for a, b in merged:
-            for s in (a, b - window):
-                s = min(max(s, t0), t1 - window)
-                worst = max(worst, paused_until(s + window) - paused_until(s))
-        return 1 - worst / window
 
     def _drain():
         s = _pause_stats()
@@ -116,7 +79,7 @@ if _PATH:
             c[1] = max(c[1], ns)
             if r == "gc_collect_internal" or r.startswith("tricolor:"):
                 if "stopped_at_ns" in p:
-                    _intervals.append((p["stopped_at_ns"], p["stopped_at_ns"] + ns))
+                    _spans.append((p["stopped_at_ns"], ns))
                 else:
                     _has_timestamps[0] = False
                 _s["gc_pause_count"] += 1
@@ -150,20 +113,19 @@ if _PATH:
                 _s["coverage_min"] = cov
 
     def _callback(phase, info):
-        now = time.perf_counter()
+        now = time.perf_counter_ns()
         with _lock:
             if phase == "start":
-                _start[0] = now
-                _start_ns[0] = time.perf_counter_ns()
+                _start_ns[0] = now
                 return
-            if _start[0] is not None:
-                d = now - _start[0]
-                _start[0] = None
+            if _start_ns[0] is not None:
+                d = (now - _start_ns[0]) / 1e9
+                if not _pause_stats:   # stock: the collection is the pause
+                    _spans.append((_start_ns[0], now - _start_ns[0]))
+                _start_ns[0] = None
                 _s["collections"] += 1
                 _s["collection_total_s"] += d
                 _s["collection_max_s"] = max(_s["collection_max_s"], d)
-                if not _pause_stats:   # stock: the collection is the pause
-                    _intervals.append((int(_start_ns[0]), time.perf_counter_ns()))
             if _pause_stats:
                 _drain()
             if _tricolor_stats:
@@ -177,11 +139,9 @@ if _PATH:
                 _sample()
             out = dict(_s, pid=os.getpid(), has_pause_stats=bool(_pause_stats))
             if _has_timestamps[0]:
-                end = time.perf_counter_ns()
-                out["mmu"] = {str(w): _mmu(_intervals, _born_ns, end, w * 1_000_000)
-                              for w in MMU_WINDOWS_MS}
+                out["gc_pause_spans_ns"] = _spans
+                out["life_ns"] = [_born_ns, time.perf_counter_ns()]
                 out["mmu_complete"] = _s["unitemised_pauses"] == 0
-                out["life_ms"] = (end - _born_ns) / 1e6
         with open(_PATH + ".tmp", "w") as f:
             json.dump(out, f)
         os.replace(_PATH + ".tmp", _PATH)
