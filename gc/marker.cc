@@ -6,9 +6,10 @@
 //   * a task pops an object, prefetches its header and queues it behind a
 //     few others (a FIFO of kPrefetch), then asks the embedder to trace the
 //     one leaving the queue concurrently; each reported child that is an
-//     object of the Heap and that try_mark marks first is pushed.  An object the embedder declines to trace
-//     (opaque) is marked but its children are not: they stay unmarked unless
-//     reached otherwise and become candidates -- pause time, never soundness.
+//     object of the Heap and that try_mark marks first is pushed.  An
+//     object the embedder declines to trace (opaque) is marked but its
+//     children are not: they stay unmarked unless reached otherwise and
+//     become candidates -- pause time, never soundness.
 //   * a task whose stack grows past kSplit hands half of it to a new task of
 //     the same tbb::task_group, so idle workers steal work; run() returns
 //     when the group is empty.
@@ -16,9 +17,10 @@
 // set its bit pushes it), and every object popped is traced by the task
 // that popped it, unless marking fails; marked_ counts the pushes.
 // Marking has no write barrier and can miss objects that mutators move
-// while it runs; that is allowed, because the verification (gc/verifier.cc) is sound for any
-// candidate set.  Objects allocated while marking are born marked (black
-// allocation, tricolor/heap.h), so the marker never needs to reach them.
+// while it runs; that is allowed, because the verification
+// (gc/verifier.cc) is sound for any candidate set.  Objects allocated
+// while marking are born marked (black allocation, tricolor/heap.h), so
+// the marker never needs to reach them.
 //
 // Out of memory: if the entries on all stacks would exceed stack_limit, or a
 // stack cannot grow (std::bad_alloc), the marker records why, every task

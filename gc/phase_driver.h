@@ -16,8 +16,8 @@
 //   2. CONCURRENT MARK.  Global roots, then parallel marking (gc/marker.cc)
 //      while mutators run.  Phases 2-3b and 8 run on mark_workers, or on
 //      every core when the collecting thread waits with no mutator running
-//      (Embedder::caller_runs_alone).  No write barrier: what marking misses becomes a
-//      candidate.
+//      (Embedder::caller_runs_alone).  No write barrier: what marking
+//      misses becomes a candidate.
 //   3. CANDIDATE SCAN (concurrent).  C = live & ~marked, read from the
 //      bitmaps in parallel (gc/candidate_set.h).  Black allocation is
 //      turned off: later objects are not in C whatever their bits say.

@@ -132,7 +132,6 @@ typedef struct tc_config {
 /** Fills *config with tricolor::CollectorConfig's defaults. */
 void tc_config_init(tc_config *config);
 
-/** What one collection did (a subset of tricolor::CollectionStats). */
 /** The phases of a collection, in order (tricolor::Phase, tricolor/events.h). */
 enum {
     TC_PHASE_ROOT_SCAN, TC_PHASE_CONCURRENT_MARK, TC_PHASE_CANDIDATE_SCAN,
@@ -142,6 +141,7 @@ enum {
 /** A phase's name ("root-scan", "concurrent-mark", ...); NULL out of range. */
 const char *tc_phase_name(int phase);
 
+/** What one collection did (a subset of tricolor::CollectionStats). */
 typedef struct tc_stats {
     bool full_stw;        /**< ran in (or fell back to) the full-STW mode */
     bool fell_back;       /**< concurrent marking gave up */

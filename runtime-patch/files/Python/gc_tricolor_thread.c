@@ -45,9 +45,9 @@
  * _PyGC_TricolorAfterForkChild (one thread).  tstate is read without
  * synchronisation by _PyGC_TricolorHideFromDump and gct_caller_runs_alone,
  * where a stale answer is harmless (the collector thread itself reads the
- * value written before it started).  The core takes its own lock only between gct_enter_blocking()
- * and gct_leave_blocking(), detached: a thread blocked on it while
- * attached would never park, and one that re-attached while holding it
+ * value written before it started).  The core takes its own lock only
+ * between gct_enter_blocking() and gct_leave_blocking(), detached: a
+ * thread blocked on it while attached would never park, and one that re-attached while holding it
  * would wait for a stop-the-world pause to end while holding it --
  * together, a deadlock (stress/python/repro_assist_deadlock.py found it).
  */
